@@ -1,0 +1,78 @@
+# mmap-labs: small C experiments that make Linux shared memory visible.
+# `make help` lists what is here.
+
+CC       ?= cc
+CFLAGS   ?= -std=c11 -O2 -g -Wall -Wextra -Werror
+CPPFLAGS += -D_GNU_SOURCE -Ilabs/common
+LDLIBS   += -lpthread -lrt
+BUILD    ?= build
+# Debian's python3-pytest serves /usr/bin/python3, whatever `python3` is first on PATH.
+PYTHON   ?= /usr/bin/python3
+PYTEST_ARGS ?=
+export BUILD PYTHON
+
+LAB_DIRS := $(sort $(wildcard labs/[0-9][0-9]-*))
+LAB_SRCS := $(wildcard $(addsuffix /*.c,$(LAB_DIRS)))
+PROGS    := $(patsubst labs/%.c,$(BUILD)/%,$(LAB_SRCS))
+COMMON   := $(BUILD)/common/common.o
+
+.PHONY: all help labs test memcheck sanitize expected clean FORCE
+.DEFAULT_GOAL := help
+
+all: $(PROGS)
+
+$(COMMON): labs/common/common.c labs/common/common.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%: labs/%.c $(COMMON) labs/common/common.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON) $(LDFLAGS) $(LDLIBS)
+
+help:
+	@echo "mmap-labs: make Linux shared memory visible, one small program at a time."
+	@echo
+	@echo "  make lab-N        build and run lab N (lab-3 and lab-03 both work; ARGS=... passes arguments)"
+	@echo "  make labs         run every lab"
+	@echo "  make test         build everything and run the harness (installs python3-pytest if needed)"
+	@echo "  make memcheck     every lab under valgrind memcheck"
+	@echo "  make sanitize     every lab built with ASan+UBSan, through the harness"
+	@echo "  make expected LAB=N [VARIANT=name]   rewrite lab N's transcript(s) for review"
+	@echo "  make clean        remove $(BUILD)/"
+	@echo
+	@echo "Labs (read notes/NN-slug.md beside labs/NN-slug/):"
+	@for d in $(LAB_DIRS); do \
+	  n=$${d#labs/}; num=$${n%%-*}; \
+	  t=$$(sed -n 's/^#define LAB_TITLE "\(.*\)"$$/\1/p' $$d/*.c | head -n 1); \
+	  printf '  lab-%-3s %-28s %s\n' "$$(expr $$num + 0)" "$$n" "$$t"; \
+	done
+
+# Build one lab's programs, then run its entry program in a fresh directory.
+lab-%: FORCE
+	@d=$$(sh harness/labdir.sh '$*') || exit 2; \
+	$(MAKE) --no-print-directory $$(for c in $$d/*.c; do p=$${c#labs/}; echo "$(BUILD)/$${p%.c}"; done) && \
+	sh harness/run-lab.sh "$$d" $(ARGS)
+
+labs: all
+	@status=0; for d in $(LAB_DIRS); do sh harness/run-lab.sh "$$d" || status=1; echo; done; exit $$status
+
+test: all
+	@sh harness/need.sh pytest
+	$(PYTHON) -m pytest -p no:cacheprovider harness $(PYTEST_ARGS)
+
+memcheck: all
+	@sh harness/need.sh valgrind
+	$(PYTHON) harness/mmaplabs.py memcheck
+
+sanitize:
+	$(MAKE) --no-print-directory test BUILD=$(BUILD)/sanitize \
+	  CFLAGS="-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror"
+
+expected: all
+	@test -n "$(LAB)" || { echo "usage: make expected LAB=N [VARIANT=name] [ARGS='...']"; exit 2; }
+	$(PYTHON) harness/mmaplabs.py expected '$(LAB)' $(if $(VARIANT),--variant '$(VARIANT)') $(if $(ARGS),--args '$(ARGS)')
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

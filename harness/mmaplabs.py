@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""mmaplabs: find the labs, run them, normalise and compare their transcripts.
+
+Standard library only, so `make memcheck` and `make expected` need no pytest.
+
+Transcripts (expected/NN-slug.txt, or expected/NN-slug.VARIANT.txt for a lab
+with several) start with the command that produced them, like a terminal:
+
+    $ page-boundary --offset-pages=1
+    # Lab 10: Page-boundary access
+    ...
+
+The normalisation rule, the only one: a volatile value is printed by the lab as
+{name=value} (name: lower-case letters, digits, '-' or '_'; value: anything but
+braces and newlines) and compared as {name}.  Nothing else is loosened.
+"""
+import argparse
+import difflib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = ROOT / "expected"
+LAB_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
+VOLATILE = re.compile(r"\{([a-z][a-z0-9_-]*)=[^{}\n]*\}")
+STEP_RE = re.compile(r"^\[(\d+)\] ", re.M)
+DEFAULT_TIMEOUT = float(os.environ.get("MMAPLABS_TIMEOUT", "60"))
+
+
+class TranscriptError(Exception):
+    """An expected transcript that cannot be used, with a message saying why."""
+
+
+def build_dir():
+    b = Path(os.environ.get("BUILD", "build"))
+    return b if b.is_absolute() else ROOT / b
+
+
+def labs():
+    """Lab folder names, in curriculum order."""
+    return sorted(p.name for p in (ROOT / "labs").iterdir() if p.is_dir() and LAB_RE.match(p.name))
+
+
+def lab_for(number):
+    """'3' or '03' -> '03-...'; raises KeyError with a readable message."""
+    if not str(number).isdigit():
+        raise KeyError(f"no lab '{number}': labs are numbered; 'make help' lists them")
+    prefix = "%02d-" % int(number)
+    for slug in labs():
+        if slug.startswith(prefix):
+            return slug
+    raise KeyError(f"no lab {number}: 'make help' lists the labs")
+
+
+def entry_program(slug):
+    return slug.split("-", 1)[1]
+
+
+@dataclass
+class Variant:
+    lab: str          # "10-page-boundary"
+    name: str         # "" for a lab's only transcript, else the VARIANT part
+    path: Path        # the expected transcript
+    args: list = field(default_factory=list)
+    body: str = ""    # the transcript after the command line
+
+    @property
+    def id(self):
+        return self.lab + (f".{self.name}" if self.name else "")
+
+    def command(self):
+        return shlex.join([entry_program(self.lab)] + self.args)
+
+
+def parse_transcript(lab, text, path="transcript"):
+    """Split an expected transcript into (args, body); explain what is wrong."""
+    first, sep, body = text.partition("\n")
+    if not first.startswith("$ "):
+        raise TranscriptError(f"{path}: the first line must be the command, '$ {entry_program(lab)} ...', not {first[:60]!r}")
+    try:
+        words = shlex.split(first[2:])
+    except ValueError as e:
+        raise TranscriptError(f"{path}: cannot read the command line: {e}") from None
+    if not words or words[0] != entry_program(lab):
+        raise TranscriptError(f"{path}: the command must run '{entry_program(lab)}', not {words[:1]}")
+    if not sep:
+        raise TranscriptError(f"{path}: no transcript after the command line")
+    return words[1:], body
+
+
+def variants(lab, expected_dir=EXPECTED):
+    """Every transcript of a lab: expected/LAB.txt and expected/LAB.NAME.txt."""
+    out = []
+    for p in sorted(Path(expected_dir).glob(lab + "*.txt")):
+        rest = p.name[len(lab):-len(".txt")]
+        if rest and not rest.startswith("."):
+            continue  # another lab whose name starts like this one
+        text = p.read_text(encoding="utf-8", errors="surrogateescape")
+        args, body = parse_transcript(lab, text, p)
+        out.append(Variant(lab, rest[1:], p, args, body))
+    return out
+
+
+def normalise(text):
+    return VOLATILE.sub(r"{\1}", text)
+
+
+def steps(text):
+    """Split a transcript into [(number, text)], the header being step 0."""
+    parts = STEP_RE.split(text)
+    out = [(0, parts[0])]
+    for i in range(1, len(parts), 2):
+        out.append((int(parts[i]), "[%s] %s" % (parts[i], parts[i + 1])))
+    return out
+
+
+def diff(expected, actual, label="transcript"):
+    return "".join(difflib.unified_diff(
+        expected.splitlines(True), actual.splitlines(True),
+        f"expected/{label}", f"actual/{label}", n=3))
+
+
+# ---- running ---------------------------------------------------------------
+
+def _shm_names():
+    try:
+        return {n for n in os.listdir("/dev/shm") if n.startswith("mmaplab-")}
+    except FileNotFoundError:
+        return set()
+
+
+def _sysv_ids():
+    ids = set()
+    try:
+        with open("/proc/sysvipc/shm") as f:
+            next(f)
+            for line in f:
+                ids.add(int(line.split()[1]))
+    except (FileNotFoundError, StopIteration):
+        pass
+    return ids
+
+
+@dataclass
+class Result:
+    argv: list
+    stdout: str
+    stderr: str
+    returncode: int
+    timed_out: bool
+    seconds: float
+    leftovers: list   # what the run left behind (and the harness removed)
+
+
+def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
+    """Run argv in its own process group, in a fresh directory (or cwd).
+
+    On timeout the whole group is killed.  Afterwards, report and remove what
+    it left behind: files in its directory, /dev/shm/mmaplab-* names, System V
+    segments, processes still in its group."""
+    own_dir = cwd is None
+    cwd = cwd or tempfile.mkdtemp(prefix="mmaplab-test.")
+    shm_before, sysv_before = _shm_names(), _sysv_ids()
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _killpg(proc.pid)
+        out, err = proc.communicate()
+    seconds = time.monotonic() - start
+    leftovers = []
+    if _killpg(proc.pid):
+        leftovers.append("processes still running in the lab's process group (killed)")
+    if own_dir:
+        files = sorted(os.listdir(cwd))
+        if files:
+            leftovers.append("files left in the work directory: " + ", ".join(files))
+        shutil.rmtree(cwd, ignore_errors=True)
+    for name in sorted(_shm_names() - shm_before):
+        leftovers.append(f"/dev/shm/{name} left behind (removed)")
+        try:
+            os.unlink("/dev/shm/" + name)
+        except OSError:
+            pass
+    for shmid in sorted(_sysv_ids() - sysv_before):
+        leftovers.append(f"System V segment {shmid} left behind (removed)")
+        subprocess.run(["ipcrm", "-m", str(shmid)], stderr=subprocess.DEVNULL)
+    dec = lambda b: b.decode("utf-8", errors="backslashreplace")
+    return Result(list(argv), dec(out), dec(err), proc.returncode, timed_out, seconds, leftovers)
+
+
+def _killpg(pgid):
+    """SIGKILL a process group; True if anything was in it."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def program_path(lab):
+    return build_dir() / lab / entry_program(lab)
+
+
+def run_variant(v, timeout=DEFAULT_TIMEOUT, prefix=()):
+    prog = program_path(v.lab)
+    if not prog.exists():
+        raise FileNotFoundError(f"{prog} is not built: run 'make all'")
+    return run_program(list(prefix) + [str(prog)] + v.args, timeout=timeout)
+
+
+def compare(v, result):
+    """None when the run matches its transcript, else a readable report."""
+    problems = []
+    if result.timed_out:
+        problems.append(f"timed out after {result.seconds:.1f} s (process group killed)")
+    elif result.returncode != 0:
+        problems.append(f"exit status {result.returncode} (0 means every check held)")
+    problems += result.leftovers
+    actual = normalise(result.stdout)
+    expected = normalise(v.body)
+    if actual != expected:
+        d = diff(expected, actual, v.path.name)
+        first = first_differing_step(expected, actual)
+        problems.append(f"transcript differs from {v.path.relative_to(ROOT) if v.path.is_relative_to(ROOT) else v.path}"
+                        + (f", first at step {first}" if first is not None else "") + ":\n" + d)
+    if not problems:
+        return None
+    report = [f"lab {v.id}: " + problems[0]] + problems[1:]
+    if result.stderr.strip():
+        report.append("stderr:\n" + result.stderr.rstrip())
+    n = v.lab.split("-")[0].lstrip("0") or "0"
+    report.append("reproduce: make lab-%s%s" % (n, f" ARGS={shlex.quote(shlex.join(v.args))}" if v.args else ""))
+    return "\n".join(report)
+
+
+def first_differing_step(expected, actual):
+    e, a = dict(steps(expected)), dict(steps(actual))
+    for n in sorted(set(e) | set(a)):
+        if e.get(n) != a.get(n):
+            return n
+    return None
+
+
+# ---- commands ----------------------------------------------------------------
+
+def cmd_expected(number, variant=None, args=None):
+    lab = lab_for(number)
+    vs = variants(lab)
+    if variant is not None:
+        vs = [v for v in vs if v.name == variant]
+    if args is not None or not vs:
+        name = variant or ""
+        path = EXPECTED / (lab + (f".{name}" if name else "") + ".txt")
+        vs = [Variant(lab, name, path, shlex.split(args or ""))]
+    for v in vs:
+        r = run_variant(v)
+        if r.timed_out or r.returncode != 0 or r.leftovers:
+            print(compare(v, r) or "", file=sys.stderr)
+            print(f"not writing {v.path.name}: the run itself failed", file=sys.stderr)
+            return 1
+        old = v.path.read_text(errors="surrogateescape") if v.path.exists() else ""
+        new = "$ " + v.command() + "\n" + r.stdout
+        v.path.write_text(new)
+        d = diff(old, new, v.path.name)
+        print(d if d else f"{v.path.name}: unchanged")
+        if d:
+            print(f"wrote {v.path.relative_to(ROOT)}: read the diff and know why before you commit it")
+    return 0
+
+
+def cmd_memcheck(only=None):
+    failed = 0
+    for lab in labs():
+        if only and lab != lab_for(only):
+            continue
+        for v in variants(lab):
+            logs = Path(tempfile.mkdtemp(prefix="mmaplab-vg."))
+            prefix = ["valgrind", "--tool=memcheck", "--quiet", "--trace-children=yes",
+                      "--child-silent-after-fork=no", "--leak-check=full",
+                      "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                      f"--log-file={logs}/vg.%p"]
+            r = run_variant(v, timeout=DEFAULT_TIMEOUT * 5, prefix=prefix)
+            bad = []
+            for log in sorted(logs.iterdir()):
+                text = log.read_text(errors="replace")
+                if re.search(r"ERROR SUMMARY: [1-9]", text) or re.search(r"definitely lost: [1-9]", text) \
+                        or re.search(r"^==\d+== (Invalid|Conditional|Syscall param|Mismatched)", text, re.M):
+                    bad.append(text)
+            shutil.rmtree(logs, ignore_errors=True)
+            status = "ok"
+            if r.timed_out:
+                status = "TIMED OUT"
+            elif bad:
+                status = "VALGRIND ERRORS"
+            elif r.leftovers:
+                status = "LEFT THINGS BEHIND"
+            print(f"memcheck {v.id:40s} {status}")
+            if status != "ok":
+                failed += 1
+                for text in bad:
+                    print(text)
+                for l in r.leftovers:
+                    print("   ", l)
+            elif r.returncode != 0:
+                print(f"    (the lab's own checks reported exit {r.returncode} under valgrind; not a memcheck error)")
+    print(f"memcheck: {'all clean' if not failed else f'{failed} failed'}")
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("expected", help="rewrite a lab's transcript(s) for review")
+    e.add_argument("lab")
+    e.add_argument("--variant")
+    e.add_argument("--args")
+    m = sub.add_parser("memcheck", help="run every lab under valgrind memcheck")
+    m.add_argument("lab", nargs="?")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "expected":
+            return cmd_expected(a.lab, a.variant, a.args)
+        return cmd_memcheck(a.lab)
+    except (KeyError, TranscriptError, FileNotFoundError) as err:
+        print(f"mmaplabs: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+#!/bin/sh
+# need.sh pytest|valgrind: make sure a tool from Debian's packages is here.
+# As root it installs the package; otherwise it stops with the exact command.
+python=${PYTHON:-/usr/bin/python3}
+case "$1" in
+  pytest)   have() { "$python" -c 'import pytest' 2>/dev/null; }; pkg=python3-pytest ;;
+  valgrind) have() { command -v valgrind >/dev/null 2>&1; }; pkg=valgrind ;;
+  *) echo "need.sh: unknown tool $1" >&2; exit 2 ;;
+esac
+have && exit 0
+if [ "$1" = pytest ] && [ "$python" != /usr/bin/python3 ]; then
+  echo "pytest is not importable by PYTHON=$python; Debian's $pkg serves /usr/bin/python3: run with PYTHON=/usr/bin/python3" >&2
+  exit 1
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's $pkg ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -q "$pkg" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "$pkg" >/dev/null; }; } || {
+    echo "could not install $pkg: run  apt-get update && apt-get install -y $pkg" >&2; exit 1; }
+  have && exit 0
+  echo "installed $pkg but still cannot use it" >&2; exit 1
+fi
+echo "$1 is missing. Install it with:" >&2
+echo "    sudo apt-get install -y $pkg" >&2
+exit 1
