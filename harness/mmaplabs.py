@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ LAB_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
 VOLATILE = re.compile(r"\{([a-z][a-z0-9_-]*)=[^{}\n]*\}")
 STEP_RE = re.compile(r"^\[(\d+)\] ", re.M)
 DEFAULT_TIMEOUT = float(os.environ.get("MMAPLABS_TIMEOUT", "60"))
+OUTPUT_LIMIT = 1 << 20  # bytes of stdout (and of stderr) kept from one run
 
 
 class TranscriptError(Exception):
@@ -174,17 +176,24 @@ def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    readers = [_Reader(proc.stdout), _Reader(proc.stderr)]
     timed_out = False
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         _killpg(proc.pid)
-        out, err = proc.communicate()
-    seconds = time.monotonic() - start
+        proc.wait()
+    # A process that outlives the lab may still hold the pipes open: give the
+    # output a moment to drain, then the group's survivors are killed below.
+    drain_until = time.monotonic() + 1.0
+    for r in readers:
+        r.join(max(0.0, drain_until - time.monotonic()))
     leftovers = []
     if _killpg(proc.pid):
         leftovers.append("processes still running in the lab's process group (killed)")
+    out, err = (r.finish() for r in readers)
+    seconds = time.monotonic() - start
     if own_dir:
         files = sorted(os.listdir(cwd))
         if files:
@@ -201,6 +210,32 @@ def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
         subprocess.run(["ipcrm", "-m", str(shmid)], stderr=subprocess.DEVNULL)
     dec = lambda b: b.decode("utf-8", errors="backslashreplace")
     return Result(list(argv), dec(out), dec(err), proc.returncode, timed_out, seconds, leftovers)
+
+
+class _Reader(threading.Thread):
+    """Drain one pipe; keep at most OUTPUT_LIMIT bytes, count the rest."""
+
+    def __init__(self, pipe):
+        super().__init__(daemon=True)
+        self.pipe, self.chunks, self.kept, self.dropped = pipe, [], 0, 0
+        self.start()
+
+    def run(self):
+        while True:
+            b = self.pipe.read1(65536) if hasattr(self.pipe, "read1") else self.pipe.read(65536)
+            if not b:
+                break
+            room = OUTPUT_LIMIT - self.kept
+            self.chunks.append(b[:room])
+            self.kept += min(len(b), room)
+            self.dropped += max(0, len(b) - room)
+
+    def finish(self):
+        self.join(5)
+        data = b"".join(self.chunks)
+        if self.dropped:
+            data += b"\n[... %d more bytes of output not kept]\n" % self.dropped
+        return data
 
 
 def _killpg(pgid):
