@@ -313,8 +313,8 @@ def cmd_expected(number, variant=None, args=None):
         old = v.path.read_text(errors="surrogateescape") if v.path.exists() else ""
         new = "$ " + v.command() + "\n" + r.stdout
         v.path.write_text(new)
-        d = diff(old, new, v.path.name)
-        print(d if d else f"{v.path.name}: unchanged")
+        d = diff(normalise(old), normalise(new), v.path.name)
+        print(d if d else f"{v.path.name}: unchanged but for {{volatile}} values")
         if d:
             print(f"wrote {v.path.relative_to(ROOT)}: read the diff and know why before you commit it")
     return 0
