@@ -16,7 +16,7 @@ LAB_SRCS := $(wildcard $(addsuffix /*.c,$(LAB_DIRS)))
 PROGS    := $(patsubst labs/%.c,$(BUILD)/%,$(LAB_SRCS))
 COMMON   := $(BUILD)/common/common.o
 
-.PHONY: all help labs test memcheck sanitize expected clean FORCE
+.PHONY: all help labs test memcheck sanitize expected clean FORCE bench
 .DEFAULT_GOAL := help
 
 all: $(PROGS)
@@ -38,6 +38,9 @@ help:
 	@echo "  make memcheck     every lab under valgrind memcheck"
 	@echo "  make sanitize     every lab built with ASan+UBSan, through the harness"
 	@echo "  make expected LAB=N [VARIANT=name]   rewrite lab N's transcript(s) for review"
+	@echo "  make handout      write the student tree to $(BUILD)/handout/ and check it (harness/GRADING.md)"
+	@echo "  make grade [SUBMISSION=dir] [LABS=9,10] [EXPECTED=dir]   grade this tree or a student's copy"
+	@echo "  make grade-all SUBMISSIONS=dir [-j N]   grade every submission in a folder, into a gradebook"
 	@echo "  make clean        remove $(BUILD)/"
 	@echo
 	@echo "Labs (read notes/NN-slug.md beside labs/NN-slug/):"
@@ -72,9 +75,50 @@ sanitize:
 
 expected: all
 	@test -n "$(LAB)" || { echo "usage: make expected LAB=N [VARIANT=name] [ARGS='...']"; exit 2; }
-	$(PYTHON) harness/mmaplabs.py expected '$(LAB)' $(if $(VARIANT),--variant '$(VARIANT)') $(if $(ARGS),--args '$(ARGS)')
+	$(PYTHON) harness/mmaplabs.py expected '$(LAB)' $(if $(VARIANT),--variant '$(VARIANT)') $(if $(ARGS),--args='$(ARGS)')
+
+# Grading: harness/grade.py, sandboxed by harness/sandbox.py; see harness/GRADING.md.
+.PHONY: handout grade grade-all
+NEED_BWRAP = sh harness/need.sh bubblewrap || echo "(no bubblewrap: grading uses a weaker sandbox and says which)" >&2
+GRADE_OPTS = $(if $(LABS),--labs '$(LABS)') $(if $(EXPECTED),--expected '$(EXPECTED)')
+
+handout: all
+	@$(NEED_BWRAP)
+	$(PYTHON) harness/grade.py handout
+
+grade: all
+	@$(NEED_BWRAP)
+	$(PYTHON) harness/grade.py grade $(GRADE_OPTS) $(if $(SUBMISSION),--submission '$(SUBMISSION)')
+
+grade-all: all
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=dir [-j N]" >&2; exit 2; }
+	@$(NEED_BWRAP)
+	$(PYTHON) harness/grade.py all $(GRADE_OPTS) -j $(or $(JOBS),$(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) '$(SUBMISSIONS)'
 
 clean:
 	rm -rf $(BUILD)
 
 FORCE:
+
+# ---- BENCH (lab 16): shared memory against pipes, sockets, queues and memcpy, measured ----
+# `make bench` runs labs/16-speed in bench mode (under two minutes), prints tables, ratios,
+# verdicts on the source notes' claims and PASS/MISS per target, and writes
+# $(BUILD)/bench/results.csv and, with gnuplot, $(BUILD)/bench/throughput.png.
+# Producer and consumer are pinned to CPUs 0 and 1; `make bench PIN=` leaves them to the
+# scheduler.  ARGS=... passes more options (--reps N, --ring-kib N, --chunk-kib N).
+# Exit status: non-zero only when a channel delivered wrong data or timed out (a MISS is not an error).
+PIN ?= --pin
+bench: $(BUILD)/16-speed/speed
+	@mkdir -p $(BUILD)/bench
+	@out=$$(cd $(BUILD)/bench && pwd); prog=$$(cd $(BUILD)/16-speed && pwd)/speed; \
+	work=$$(mktemp -d "$${TMPDIR:-/tmp}/mmaplab-bench.XXXXXX") || exit 2; rm -f "$$out/throughput.gp"; \
+	(cd "$$work" && "$$prog" --bench $(PIN) --csv "$$out/results.csv" --gnuplot "$$out/throughput.gp" $(ARGS)); \
+	status=$$?; rm -rf "$$work"; \
+	if [ -s "$$out/throughput.gp" ]; then \
+	  if command -v gnuplot >/dev/null 2>&1; then \
+	    gnuplot "$$out/throughput.gp" && echo "plot: $(BUILD)/bench/throughput.png (throughput vs message size, log axes)"; \
+	  else \
+	    echo "plot: gnuplot is not installed; apt-get install gnuplot-nox, then: gnuplot $(BUILD)/bench/throughput.gp"; \
+	  fi; \
+	fi; \
+	exit $$status

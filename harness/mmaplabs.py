@@ -133,23 +133,47 @@ def diff(expected, actual, label="transcript"):
 
 # ---- running ---------------------------------------------------------------
 
-def _shm_names():
-    try:
-        return {n for n in os.listdir("/dev/shm") if n.startswith("mmaplab-")}
-    except FileNotFoundError:
-        return set()
+def _run_token():
+    """A short token for one run: labs put it in their /dev/shm names and in
+    the top bits of their System V keys (labs/common: run_token), so only this
+    run's leftovers are reported and removed, never another run's objects."""
+    return "r" + os.urandom(4).hex()
 
 
-def _sysv_ids():
-    ids = set()
+def _token_hash(token):
+    h = 0
+    for c in token.encode():
+        h = (h * 31 + c) & 0xFFFFFFFF
+    return h & 0x7FFF
+
+
+def _sysv_segments():
+    """{shmid: (key, nattch, cpid)} from /proc/sysvipc/shm."""
+    segs = {}
     try:
         with open("/proc/sysvipc/shm") as f:
             next(f)
             for line in f:
-                ids.add(int(line.split()[1]))
+                w = line.split()
+                segs[int(w[1])] = (int(w[0]) & 0xFFFFFFFF, int(w[6]), int(w[4]))
     except (FileNotFoundError, StopIteration):
         pass
-    return ids
+    return segs
+
+
+def _ours(token, before):
+    """This run's System V segments: keyed with the run's token, or private
+    (key 0), unattached and created by a process that is gone."""
+    h = _token_hash(token)
+    out = []
+    for shmid, (key, nattch, cpid) in _sysv_segments().items():
+        if shmid in before:
+            continue
+        if key and (key >> 16) & 0x7FFF == h:
+            out.append(shmid)
+        elif key == 0 and nattch == 0 and not os.path.exists(f"/proc/{cpid}"):
+            out.append(shmid)
+    return sorted(out)
 
 
 @dataclass
@@ -171,7 +195,9 @@ def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
     segments, processes still in its group."""
     own_dir = cwd is None
     cwd = cwd or tempfile.mkdtemp(prefix="mmaplab-test.")
-    shm_before, sysv_before = _shm_names(), _sysv_ids()
+    token = _run_token()
+    env = dict(os.environ if env is None else env, MMAPLAB_RUN=token)
+    sysv_before = set(_sysv_segments())
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -199,13 +225,17 @@ def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
         if files:
             leftovers.append("files left in the work directory: " + ", ".join(files))
         shutil.rmtree(cwd, ignore_errors=True)
-    for name in sorted(_shm_names() - shm_before):
+    try:
+        names = sorted(n for n in os.listdir("/dev/shm") if n.startswith(f"mmaplab-{token}-"))
+    except FileNotFoundError:
+        names = []
+    for name in names:
         leftovers.append(f"/dev/shm/{name} left behind (removed)")
         try:
             os.unlink("/dev/shm/" + name)
         except OSError:
             pass
-    for shmid in sorted(_sysv_ids() - sysv_before):
+    for shmid in _ours(token, sysv_before):
         leftovers.append(f"System V segment {shmid} left behind (removed)")
         subprocess.run(["ipcrm", "-m", str(shmid)], stderr=subprocess.DEVNULL)
     dec = lambda b: b.decode("utf-8", errors="backslashreplace")

@@ -94,11 +94,24 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 
 
 def test_leftovers_are_reported_and_removed():
-    name = f"mmaplab-harness-test-{os.getpid()}"
-    r = mmaplabs.run_program(["sh", "-c", f"touch leftover.dat; : > /dev/shm/{name}"], timeout=10)
+    script = ('touch leftover.dat; : > "/dev/shm/mmaplab-$MMAPLAB_RUN-1-x"; '
+              f'{sys.executable} -c "import ctypes; ctypes.CDLL(None).shmget(0, 4096, 0o600)"')
+    r = mmaplabs.run_program(["sh", "-c", script], timeout=10)
     assert any("leftover.dat" in l for l in r.leftovers)
-    assert any(name in l for l in r.leftovers)
-    assert not os.path.exists(f"/dev/shm/{name}")
+    assert any("/dev/shm/mmaplab-r" in l for l in r.leftovers)
+    assert not [n for n in os.listdir("/dev/shm") if n.endswith("-1-x")]
+    assert any("System V segment" in l for l in r.leftovers), "an orphaned IPC_PRIVATE segment"
+
+
+def test_other_runs_objects_are_not_touched():
+    """Objects of other runs (other tokens, live owners) are neither reported nor removed."""
+    other = f"/dev/shm/mmaplab-rother-{os.getpid()}-x"
+    open(other, "w").close()
+    try:
+        r = mmaplabs.run_program(["true"], timeout=10)
+        assert r.leftovers == [] and os.path.exists(other)
+    finally:
+        os.unlink(other)
 
 
 def test_stray_background_process_is_reported():

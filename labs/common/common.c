@@ -313,6 +313,9 @@ void pair_parent(struct pair *p)
 	close(p->fd[3]);
 	p->wfd = p->fd[1];
 	p->rfd = p->fd[2];
+	/* programs the parent execs later must not hold this handshake open */
+	if (fcntl(p->wfd, F_SETFD, FD_CLOEXEC) == -1 || fcntl(p->rfd, F_SETFD, FD_CLOEXEC) == -1)
+		die("fcntl FD_CLOEXEC");
 }
 
 void pair_child(struct pair *p)
@@ -386,6 +389,9 @@ const char *wait_child(pid_t pid)
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			die("waitpid");
+	for (int i = 0; i < ntodo; i++) /* reaped: its pid may be reused, never kill it */
+		if (todo[i].what == KILL && todo[i].id == pid && todo[i].owner == getpid())
+			todo[i] = todo[--ntodo], i--;
 	if (WIFEXITED(status))
 		snprintf(desc, sizeof desc, "exited %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -420,9 +426,19 @@ static unsigned run_random(void)
 	return r;
 }
 
+/* The harness sets MMAPLAB_RUN to a short token of its own for each run, so it
+ * can tell this run's leftovers from anybody else's. */
+static const char *run_token(void)
+{
+	const char *t = getenv("MMAPLAB_RUN");
+	return t && *t && strlen(t) <= 16 && !strchr(t, '/') ? t : NULL;
+}
+
 void unique_name(const char *what, char *buf, size_t size)
 {
-	if ((size_t)snprintf(buf, size, "mmaplab-%ld-%08x-%s", (long)getpid(), run_random(), what) >= size)
+	const char *t = run_token();
+	if ((size_t)snprintf(buf, size, "mmaplab-%s%s%ld-%08x-%s", t ? t : "", t ? "-" : "",
+			     (long)getpid(), run_random(), what) >= size)
 		die_msg("name too long");
 }
 
@@ -440,6 +456,13 @@ int sysv_create(size_t size, int mode, key_t *key_out)
 		key_t key;
 		if (getrandom(&key, sizeof key, 0) != (ssize_t)sizeof key)
 			die("getrandom");
+		const char *t = run_token();
+		if (t) { /* the key's top 16 bits name the run (see run_token) */
+			unsigned h = 0;
+			while (*t)
+				h = h * 31 + (unsigned char)*t++;
+			key = (key_t)(((h & 0x7fffu) << 16) | ((unsigned)key & 0xffffu));
+		}
 		if (key == IPC_PRIVATE)
 			continue;
 		int id = shmget(key, size, IPC_CREAT | IPC_EXCL | mode);

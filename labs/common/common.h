@@ -63,7 +63,7 @@ void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn
 void cleanup_unlink(const char *path);     /* a file */
 void cleanup_shm_unlink(const char *name); /* a POSIX shm name */
 void cleanup_sysv_rmid(int shmid);         /* a System V segment */
-void cleanup_kill(pid_t pid);              /* a child to SIGKILL and reap */
+void cleanup_kill(pid_t pid);              /* a child to SIGKILL and reap (wait_child forgets it) */
 void cleanup_now(void);                    /* run and forget them all */
 
 /* ---- sizes ------------------------------------------------------------ */
@@ -110,7 +110,8 @@ const char *wait_child(pid_t pid);
 void sibling_path(const char *prog, char *buf, size_t size);
 
 /* ---- names unique to this run ----------------------------------------- *
- * "mmaplab-<pid>-<random>-<what>": two runs in parallel never collide. */
+ * "mmaplab-[<run>-]<pid>-<random>-<what>": two runs in parallel never collide;
+ * <run> is the harness's MMAPLAB_RUN token, which also marks System V keys. */
 void unique_name(const char *what, char *buf, size_t size);      /* file in cwd */
 void unique_shm_name(const char *what, char *buf, size_t size);  /* "/mmaplab-..." */
 /* Create a new System V segment under a key nobody else uses (retrying on
