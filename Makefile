@@ -21,13 +21,16 @@ COMMON   := $(BUILD)/common/common.o
 
 all: $(PROGS)
 
+# -MMD -MP: every header a program includes is a dependency (build/.../prog.d).
 $(COMMON): labs/common/common.c labs/common/common.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/%: labs/%.c $(COMMON) labs/common/common.h
+$(BUILD)/%: labs/%.c $(COMMON)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(COMMON) $(LDFLAGS) $(LDLIBS)
+
+-include $(PROGS:=.d) $(COMMON:.o=.d)
 
 help:
 	@echo "mmap-labs: make Linux shared memory visible, one small program at a time."
