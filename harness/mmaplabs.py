@@ -357,7 +357,7 @@ def cmd_memcheck(only=None):
             continue
         for v in variants(lab):
             logs = Path(tempfile.mkdtemp(prefix="mmaplab-vg."))
-            prefix = ["valgrind", "--tool=memcheck", "--quiet", "--trace-children=yes",
+            prefix = ["valgrind", "--tool=memcheck", "--quiet", "--vgdb=no", "--trace-children=yes",
                       "--child-silent-after-fork=no", "--leak-check=full",
                       "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                       f"--log-file={logs}/vg.%p"]
