@@ -14,20 +14,10 @@
 #include "common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define LAB_TITLE "SIGBUS past end of file"
-
-static off_t file_size(int fd)
-{
-	struct stat st;
-	if (fstat(fd, &st) == -1)
-		die("fstat");
-	return st.st_size;
-}
 
 int main(void)
 {
@@ -37,10 +27,7 @@ int main(void)
 	unique_name("empty", path, sizeof path);
 
 	step("Create an empty file and map one page of it MAP_SHARED.");
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1)
-		die("open %s", path);
-	cleanup_unlink(path);
+	int fd = create_file(path, 0);
 	say("file size: %lld bytes {fs=%s}", (long long)file_size(fd), fs_type("."));
 
 	/* Reserve two pages, then put the file mapping in the first and free

@@ -179,15 +179,16 @@ int main(void)
 	check(p[1] == 'X' && p[2] == 'Y' && memcmp(buf, p, 3) == 0 && dirty(s),
 	      "nothing was discarded or re-read, nothing written back: mapping and file share one page");
 
-	step("msync(MS_INVALIDATE) on a locked page.");
-	if (mlock(p, ps) == -1)
-		die("mlock");
+	step("msync(MS_INVALIDATE) on a locked mapping of the page.");
+	char *locked = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
+	if (locked == MAP_FAILED)
+		die("mmap MAP_LOCKED");
 	errno = 0;
-	r = msync(p, ps, MS_SYNC | MS_INVALIDATE); /* EBUSY: locked */
-	say("msync(MS_SYNC|MS_INVALIDATE) on an mlock()ed mapping: %s", r == 0 ? "succeeded" : errname(errno));
+	r = msync(locked, ps, MS_SYNC | MS_INVALIDATE); /* EBUSY: locked */
+	say("msync(MS_SYNC|MS_INVALIDATE) on a MAP_LOCKED mapping: %s", r == 0 ? "succeeded" : errname(errno));
 	check(r == -1 && errno == EBUSY, "EBUSY: the one case where MS_INVALIDATE changes anything on Linux");
-	if (munlock(p, ps) == -1)
-		die("munlock");
+	if (munmap(locked, ps) == -1)
+		die("munmap");
 
 	step("fsync(), unmap, close and remove the file.");
 	if (fsync(fd) == -1)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,6 +228,14 @@ size_t page_size(void)
 	return size;
 }
 
+off_t file_size(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == -1)
+		die("fstat");
+	return st.st_size;
+}
+
 /* ---- the fault probe -------------------------------------------------- */
 
 static sigjmp_buf probe_env;
@@ -337,27 +347,45 @@ void pair_import(struct pair *p, const char *arg)
 		die_msg("bad handshake descriptors '%s'", arg);
 }
 
+void pair_send(struct pair *p, const void *buf, size_t len)
+{
+	const char *b = buf;
+	while (len > 0) {
+		ssize_t n = write(p->wfd, b, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die("handshake write");
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
+void pair_recv(struct pair *p, void *buf, size_t len)
+{
+	char *b = buf;
+	while (len > 0) {
+		ssize_t n = read(p->rfd, b, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			die_msg("handshake: the other process went away");
+		if (n == -1)
+			die("handshake read");
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
 void pair_signal(struct pair *p, char msg)
 {
-	ssize_t n;
-	do
-		n = write(p->wfd, &msg, 1);
-	while (n == -1 && errno == EINTR);
-	if (n != 1)
-		die("handshake write");
+	pair_send(p, &msg, 1);
 }
 
 char pair_wait(struct pair *p)
 {
 	char msg;
-	ssize_t n;
-	do
-		n = read(p->rfd, &msg, 1);
-	while (n == -1 && errno == EINTR);
-	if (n == 0)
-		die_msg("handshake: the other process went away");
-	if (n != 1)
-		die("handshake read");
+	pair_recv(p, &msg, 1);
 	return msg;
 }
 
@@ -412,6 +440,37 @@ void sibling_path(const char *prog, char *buf, size_t size)
 		die_msg("path too long");
 }
 
+pid_t spawn_sibling(const char *prog, struct pair *p, ...)
+{
+	char exe[PATH_MAX], ends[32];
+	char *argv[16] = { (char *)prog };
+	int argc = 1;
+	if (p)
+		argv[argc++] = ends;
+	va_list ap;
+	va_start(ap, p);
+	for (char *a; (a = va_arg(ap, char *)) != NULL; argv[argc++] = a)
+		if (argc == (int)(sizeof argv / sizeof argv[0]) - 1)
+			die_msg("spawn %s: too many arguments", prog);
+	va_end(ap);
+	sibling_path(prog, exe, sizeof exe);
+	if (p)
+		pair_open(p);
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		if (p) {
+			pair_child(p);
+			pair_export(p, ends, sizeof ends);
+		}
+		execv(exe, argv);
+		die("exec %s", exe);
+	}
+	if (p)
+		pair_parent(p);
+	cleanup_kill(pid);
+	return pid;
+}
+
 /* ---- names unique to this run ----------------------------------------- */
 
 static unsigned run_random(void)
@@ -450,6 +509,17 @@ void unique_shm_name(const char *what, char *buf, size_t size)
 	unique_name(what, buf + 1, size - 1);
 }
 
+int create_file(const char *path, off_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		die("open %s", path);
+	cleanup_unlink(path);
+	if (size > 0 && ftruncate(fd, size) == -1)
+		die("ftruncate %s", path);
+	return fd;
+}
+
 int sysv_create(size_t size, int mode, key_t *key_out)
 {
 	for (int tries = 0; tries < 100; tries++) {
@@ -479,6 +549,33 @@ int sysv_create(size_t size, int mode, key_t *key_out)
 }
 
 /* ---- observing memory ------------------------------------------------- */
+
+struct maps_entry maps_of(const void *addr)
+{
+	struct maps_entry m = { 0 };
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		die("open /proc/self/maps");
+	char line[PATH_MAX + 128];
+	uintptr_t a = (uintptr_t)addr;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		int name_at = 0;
+		if (!strchr(line, '\n')) /* a very long name: skip the rest of the line */
+			for (int c = 0; c != EOF && c != '\n';)
+				c = getc(f);
+		if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu %n", &lo, &hi, &m.dev_major, &m.dev_minor,
+			   &m.inode, &name_at) < 5 || a < lo || a >= hi)
+			continue;
+		m.start = lo;
+		m.end = hi;
+		snprintf(m.name, sizeof m.name, "%s", name_at ? line + name_at : "");
+		m.name[strcspn(m.name, "\n")] = '\0';
+		fclose(f);
+		return m;
+	}
+	die_msg("no line of /proc/self/maps holds the address");
+}
 
 struct smaps smaps_of(const void *addr)
 {

@@ -69,6 +69,7 @@ void cleanup_now(void);                    /* run and forget them all */
 /* ---- sizes ------------------------------------------------------------ */
 
 size_t page_size(void); /* sysconf(_SC_PAGESIZE), cached */
+off_t file_size(int fd); /* st_size of an open file (fstat) */
 
 /* ---- the fault probe -------------------------------------------------- *
  * Touch one byte and report what happened instead of crashing:
@@ -98,6 +99,10 @@ void pair_export(const struct pair *p, char *buf, size_t size);
 void pair_import(struct pair *p, const char *arg);
 void pair_signal(struct pair *p, char msg); /* send one byte */
 char pair_wait(struct pair *p);             /* receive one byte; dies on EOF */
+/* The same for a message of len bytes (a report struct, a text buffer):
+ * all of it is written, or read (dying on EOF like pair_wait). */
+void pair_send(struct pair *p, const void *buf, size_t len);
+void pair_recv(struct pair *p, void *buf, size_t len);
 void pair_close(struct pair *p);
 
 /* ---- processes -------------------------------------------------------- */
@@ -108,12 +113,23 @@ pid_t fork_or_die(void);
 const char *wait_child(pid_t pid);
 /* Full path of another program built beside this one (writer, reader). */
 void sibling_path(const char *prog, char *buf, size_t size);
+/* fork + exec the sibling program prog with the arguments that follow,
+ * NULL-terminated as for execl().  With a pair, the child's handshake ends
+ * come first, as argv[1] ("R,W": the program calls pair_import(argv[1])),
+ * and p is ready for the parent (pair_parent) on return; with p NULL there
+ * is no handshake.  The child is registered with cleanup_kill(); reap it
+ * with wait_child().  Returns its pid. */
+pid_t spawn_sibling(const char *prog, struct pair *p, ...) __attribute__((sentinel));
 
 /* ---- names unique to this run ----------------------------------------- *
  * "mmaplab-[<run>-]<pid>-<random>-<what>": two runs in parallel never collide;
  * <run> is the harness's MMAPLAB_RUN token, which also marks System V keys. */
 void unique_name(const char *what, char *buf, size_t size);      /* file in cwd */
 void unique_shm_name(const char *what, char *buf, size_t size);  /* "/mmaplab-..." */
+/* Create the file path fresh (O_EXCL, read-write, mode 0600, close-on-exec),
+ * register cleanup_unlink() for it and ftruncate() it to size bytes (0:
+ * leave it empty).  Returns the descriptor. */
+int create_file(const char *path, off_t size);
 /* Create a new System V segment under a key nobody else uses (retrying on
  * EEXIST) and register it for cleanup.  Returns the shmid; *key_out gets
  * the key if not NULL. */
@@ -128,6 +144,17 @@ struct smaps {
 struct smaps smaps_of(const void *addr);
 /* kB as pages, for printing "0.5": smaps counts in kB, labs speak in pages. */
 double kb_to_pages(long kb);
+
+/* The /proc/self/maps line of the mapping that holds addr (dies if none).
+ * inode is 0 and name "" for plain anonymous memory; name may also be
+ * "[heap]", a path, "/dev/zero (deleted)", "/SYSV0000abcd (deleted)" ... */
+struct maps_entry {
+	uintptr_t start, end;
+	unsigned dev_major, dev_minor;
+	unsigned long inode;
+	char name[256];
+};
+struct maps_entry maps_of(const void *addr);
 
 /* One /proc/self/pagemap entry.  The frame number reads as 0 without
  * CAP_SYS_ADMIN; the flags are readable by anyone. */

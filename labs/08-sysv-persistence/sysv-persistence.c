@@ -1,0 +1,243 @@
+/*
+ * sysv-persistence - how long shared memory lives once its processes are gone.
+ *
+ * Usage: sysv-persistence     (run by `make lab-8`; it execs ./writer)
+ *
+ * Story: a System V segment written by a program that then exits is still
+ * there, data and all, for the next process that asks for its key: it
+ * lives in the kernel, not in a process.  shm_nattch counts attaches;
+ * shmat maps no page until the first touch.  IPC_RMID on an attached
+ * segment only marks it (SHM_DEST, key turned to 0) and the last detach
+ * frees it.  IPC_PRIVATE is a key, not a flag.  Then the mmap kinds, each
+ * written by a program that exits: an anonymous mapping leaves nothing to
+ * open, a file keeps the data, a POSIX shm object keeps it until shm_unlink.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#define LAB_TITLE "System V vs mmap persistence"
+
+/* Run ./writer MODE ARG to the end: "exited 0" etc. */
+static const char *run_writer(const char *mode, const char *arg)
+{
+	return wait_child(spawn_sibling("writer", NULL, mode, arg, NULL));
+}
+
+/* Say what /proc/sysvipc/shm (what `ipcs -m` reads) shows for shmid;
+ * returns whether it has a line for it. */
+static bool show_proc_line(int shmid)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	if (!f)
+		die("open /proc/sysvipc/shm");
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f)) {
+		long key;
+		int id;
+		unsigned perms;
+		unsigned long nattch, rss;
+		if (sscanf(line, "%ld %d %o %*u %*d %*d %lu %*u %*u %*u %*u %*u %*u %*u %lu", &key, &id, &perms,
+			   &nattch, &rss) != 5 || id != shmid)
+			continue;
+		found = true;
+		say("/proc/sysvipc/shm: key %s, perms %o, nattch %lu, rss %lu page(s) {key=%ld} {shmid=%d}",
+		    key == IPC_PRIVATE ? "0" : "ours", perms, nattch, rss / page_size(), key, id);
+	}
+	fclose(f);
+	if (!found)
+		say("/proc/sysvipc/shm: no line for the segment");
+	return found;
+}
+
+static struct shmid_ds stat_of(int id)
+{
+	struct shmid_ds ds;
+	if (shmctl(id, IPC_STAT, &ds) == -1)
+		die("shmctl IPC_STAT");
+	return ds;
+}
+
+/* pread a text from offset 0 of path (a file, or a name under /dev/shm). */
+static void read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		die("open %s", path);
+	ssize_t n = pread(fd, buf, size - 1, 0);
+	if (n == -1)
+		die("pread");
+	buf[n] = '\0';
+	close(fd);
+}
+
+int main(void)
+{
+	lab_begin(LAB_TITLE);
+	size_t ps = page_size();
+	char arg[160];
+
+	step("Create a one-page System V segment, mode 0600; nobody attaches yet.");
+	key_t key;
+	int id = sysv_create(ps, 0600, &key); /* registers IPC_RMID for a failed run */
+	struct shmid_ds ds = stat_of(id);
+	say("IPC_STAT: size %zu page(s), mode %04o, shm_nattch %lu", (size_t)ds.shm_segsz / ps,
+	    (unsigned)(ds.shm_perm.mode & 07777), (unsigned long)ds.shm_nattch);
+	show_proc_line(id);
+
+	step("Run writer: it finds the segment by key, attaches, writes, detaches, exits.");
+	snprintf(arg, sizeof arg, "%d", (int)key);
+	say("writer %s", run_writer("sysv", arg));
+	ds = stat_of(id);
+	say("IPC_STAT: shm_nattch %lu", (unsigned long)ds.shm_nattch);
+	bool listed = show_proc_line(id);
+	char forced[8] = "?";
+	read_text("/proc/sys/kernel/shm_rmid_forced", forced, sizeof forced);
+	forced[strcspn(forced, "\n")] = '\0';
+	say("kernel.shm_rmid_forced {rmid-forced=%s} (1 would destroy it at the last detach)", forced);
+	check(listed && ds.shm_nattch == 0, "the segment outlives the process that wrote it: no one attached, still listed");
+
+	step("This process, which never attached it, finds the key and attaches.");
+	/* BEGIN SOLUTION */
+	int id2 = shmget(key, 0, 0);
+	if (id2 == -1)
+		die("shmget");
+	char *p = shmat(id2, NULL, 0);
+	/* END SOLUTION */
+	//> int id2 = -1; char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0); /* TODO: find the segment by its key and attach it instead */
+	if (p == (char *)-1)
+		die("shmat");
+	struct smaps before = smaps_of(p);
+	long f0 = minor_faults();
+	char first = *(volatile char *)p; /* the first touch */
+	long f1 = minor_faults();
+	struct smaps after = smaps_of(p);
+	say("shmget(key) gives the same id: %s", id2 == id ? "yes" : "no");
+	say("smaps Rss before the first touch: %g page(s); after: %g page(s); minor faults: %ld",
+	    kb_to_pages(before.rss), kb_to_pages(after.rss), f1 - f0);
+	check(before.rss == 0 && kb_to_pages(after.rss) == 1 && f1 - f0 == 1,
+	      "shmat maps no page; the first touch is one minor fault that maps it");
+	say("offset 0 reads \"%.40s\" (first byte '%c')", p, first);
+	check(!strcmp(p, "hello from the writer"), "the writer's text waited in the kernel for us");
+
+	step("Look at the attach in /proc/self/maps.");
+	char want[64];
+	snprintf(want, sizeof want, "/SYSV%08x (deleted)", (unsigned)key);
+	struct maps_entry m = maps_of(p);
+	say("name: /SYSV{key=%.8s} (deleted), inode {ino=%lu} %s the shmid", m.name + strlen("/SYSV"), m.inode,
+	    m.inode == (unsigned long)id ? "equals" : "differs from");
+	check(!strcmp(m.name, want) && m.inode == (unsigned long)id,
+	      "the segment is an unlinked file on the kernel's internal shm mount, named after the key");
+
+	step("Count attaches: a second shmat, then a fork.");
+	char *q = shmat(id, NULL, 0);
+	if (q == (char *)-1)
+		die("shmat");
+	say("after a second shmat: shm_nattch %lu", (unsigned long)stat_of(id).shm_nattch);
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		unsigned long n = stat_of(id).shm_nattch;
+		say("child: shm_nattch %lu (fork copied both of our attaches)", n);
+		_exit(n == 4 ? 0 : 1);
+	}
+	const char *child = wait_child(pid);
+	say("child %s", child);
+	unsigned long n_exit = stat_of(id).shm_nattch;
+	say("after the child exits: shm_nattch %lu", n_exit);
+	if (shmdt(q) == -1)
+		die("shmdt");
+	unsigned long n_dt = stat_of(id).shm_nattch;
+	say("after one shmdt: shm_nattch %lu", n_dt);
+	check(!strcmp(child, "exited 0") && n_exit == 2 && n_dt == 1,
+	      "each attach counts, inherited ones too; exit and shmdt each take theirs away");
+
+	step("IPC_RMID while we are still attached.");
+	/* BEGIN SOLUTION */
+	if (shmctl(id, IPC_RMID, NULL) == -1)
+		die("shmctl IPC_RMID");
+	/* END SOLUTION */
+	//> /* TODO: mark the segment for removal */
+	ds = stat_of(id);
+	say("IPC_STAT still works: mode %04o (SHM_DEST %s), key %s, shm_nattch %lu",
+	    (unsigned)(ds.shm_perm.mode & 07777), ds.shm_perm.mode & SHM_DEST ? "set" : "clear",
+	    ds.shm_perm.__key == IPC_PRIVATE ? "0 (IPC_PRIVATE)" : "unchanged", (unsigned long)ds.shm_nattch);
+	show_proc_line(id);
+	errno = 0;
+	int by_key = shmget(key, 0, 0);
+	say("shmget(key): %s; our attach still reads \"%.40s\"", by_key == -1 ? errname(errno) : "found", p);
+	check((ds.shm_perm.mode & SHM_DEST) && ds.shm_perm.__key == IPC_PRIVATE && by_key == -1,
+	      "IPC_RMID only marks it: SHM_DEST set, key gone, data still there");
+
+	step("The last shmdt.");
+	if (shmdt(p) == -1)
+		die("shmdt");
+	errno = 0;
+	int r = shmctl(id, IPC_STAT, &ds);
+	int err = errno;
+	say("shmctl(IPC_STAT) on the old id: %s", r == -1 ? errname(err) : "still works");
+	bool listed_now = show_proc_line(id);
+	check(r == -1 && err == EINVAL && !listed_now, "the last detach freed it; the id is now EINVAL (not EIDRM)");
+
+	step("IPC_PRIVATE is a key with the value 0, not a flag.");
+	say("IPC_PRIVATE = %d", (int)IPC_PRIVATE);
+	int a = shmget(IPC_PRIVATE, ps, 0600), b = shmget(IPC_PRIVATE, ps, 0600);
+	if (a == -1 || b == -1)
+		die("shmget IPC_PRIVATE");
+	cleanup_sysv_rmid(a);
+	cleanup_sysv_rmid(b);
+	say("two shmget(IPC_PRIVATE) calls: %s {ids=%d,%d}", a != b ? "two segments" : "one segment", a, b);
+	key_t key3;
+	int c = sysv_create(ps, 0600, &key3);
+	int c2 = shmget(key3, 0, IPC_PRIVATE); /* the seed's "flag": ORs in 0 */
+	say("shmget(existing key, 0, IPC_PRIVATE as a flag): %s", c2 == c ? "the existing segment" : "something else");
+	check(a != b && c2 == c, "key 0 always creates; IPC_PRIVATE in shmflg adds nothing");
+	if (shmctl(a, IPC_RMID, NULL) == -1 || shmctl(b, IPC_RMID, NULL) == -1 || shmctl(c, IPC_RMID, NULL) == -1)
+		die("shmctl IPC_RMID");
+
+	step("mmap kinds, each written by a writer that then exits.");
+	say("writer %s", run_writer("anon", ""));
+	say("anonymous: it had no path, key or name; nothing is left to open");
+	char path[128], text[64];
+	unique_name("file", path, sizeof path);
+	int fd = create_file(path, (off_t)ps);
+	if (close(fd) == -1)
+		die("close");
+	say("writer %s", run_writer("file", path));
+	read_text(path, text, sizeof text);
+	say("file: read() now gives \"%s\"", text);
+	check(!strcmp(text, "hello from the writer"), "a file mapping leaves its data in the file");
+	if (unlink(path) == -1)
+		die("unlink");
+
+	char shm[128];
+	unique_shm_name("obj", shm, sizeof shm);
+	fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd == -1)
+		die("shm_open");
+	cleanup_shm_unlink(shm);
+	if (ftruncate(fd, (off_t)ps) == -1 || close(fd) == -1)
+		die("ftruncate/close");
+	say("writer %s", run_writer("shm", shm));
+	snprintf(arg, sizeof arg, "/dev/shm%s", shm);
+	read_text(arg, text, sizeof text);
+	say("POSIX shm: read() now gives \"%s\"", text);
+	if (shm_unlink(shm) == -1)
+		die("shm_unlink");
+	errno = 0;
+	fd = shm_open(shm, O_RDONLY, 0);
+	say("after shm_unlink, shm_open: %s", fd == -1 ? errname(errno) : "opened");
+	check(!strcmp(text, "hello from the writer") && fd == -1, "a POSIX shm object keeps it until shm_unlink");
+
+	step("Clean up.");
+	cleanup_now();
+	say("every segment removed, the file and the shm name too");
+	return lab_end();
+}

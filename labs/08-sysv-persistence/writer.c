@@ -1,0 +1,68 @@
+/*
+ * writer - the short-lived program of lab 08: it writes a text into shared
+ * memory and exits.  The lab then checks what is left for the next process.
+ *
+ * Usage: writer sysv KEY        find a System V segment by its key, attach, write, detach
+ *        writer file PATH       map an existing file MAP_SHARED, write
+ *        writer shm NAME        map an existing POSIX shm object, write
+ *        writer anon            make a MAP_SHARED|MAP_ANONYMOUS mapping, write
+ */
+#include "common.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+static const char text[] = "hello from the writer";
+
+int main(int argc, char **argv)
+{
+	lab_begin(NULL);
+	if (argc < 2)
+		die_msg("usage: writer sysv KEY | file PATH | shm NAME | anon");
+	const char *mode = argv[1], *arg = argc > 2 ? argv[2] : "";
+	size_t ps = page_size();
+
+	if (!strcmp(mode, "sysv")) {
+		key_t key = (key_t)strtol(arg, NULL, 0);
+		/* BEGIN SOLUTION */
+		int id = shmget(key, 0, 0);
+		if (id == -1)
+			die("shmget");
+		char *p = shmat(id, NULL, 0);
+		/* END SOLUTION */
+		//> int id = -1; char *p = (char *)-1; (void)key; /* TODO: find the segment by key, attach it */
+		if (p == (char *)-1)
+			die("shmat");
+		struct shmid_ds ds;
+		if (shmctl(id, IPC_STAT, &ds) == -1)
+			die("shmctl IPC_STAT");
+		strcpy(p, text);
+		say("writer: found it by key, attached (shm_nattch %lu), wrote \"%s\"", (unsigned long)ds.shm_nattch, text);
+		if (shmdt(p) == -1)
+			die("shmdt");
+		say("writer: detached, exiting");
+		return 0;
+	}
+
+	char *p;
+	int fd = -1;
+	if (!strcmp(mode, "anon")) {
+		p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	} else {
+		fd = !strcmp(mode, "shm") ? shm_open(arg, O_RDWR, 0) : open(arg, O_RDWR | O_CLOEXEC);
+		if (fd == -1)
+			die("open %s", mode);
+		p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	}
+	if (p == MAP_FAILED)
+		die("mmap");
+	strcpy(p, text);
+	say("writer: mapped the %s MAP_SHARED, wrote \"%s\", exiting",
+	    !strcmp(mode, "anon") ? "anonymous memory" : !strcmp(mode, "shm") ? "shm object" : "file", text);
+	return 0; /* no munmap: exit tears the mapping down */
+}

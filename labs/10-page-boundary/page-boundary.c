@@ -1,0 +1,236 @@
+/*
+ * page-boundary - which pages of a file mapping you can touch when the
+ * mapping is longer than the file.
+ *
+ * Usage: page-boundary [--offset-pages=N]     (default N = 0; `make lab-10`)
+ *
+ * Story: a file of 2 pages minus 99 bytes is mapped 3 pages long, starting
+ * N pages into the file.  Every page of the mapping that holds at least one
+ * byte of the file is accessible as a whole, including the tail past EOF,
+ * which reads as zeros and whose writes never reach the file.  A page of the
+ * mapping with no file byte behind it raises SIGBUS; the page after the
+ * mapping raises SIGSEGV.  The lab replays the source notes' own loop over
+ * the page edges (an 8-byte struct { char name[4]; int age; }, the same
+ * printed lines), catching the fault where their program died with "Bus
+ * error", then maps every page and checks the file with read().
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define LAB_TITLE "Page-boundary access"
+
+typedef struct {
+	char name[4];
+	int age;
+} people; /* the source notes' record: 8 bytes */
+
+enum { MAP_PAGES = 3, TAIL_GAP = 99 };
+
+/* The notes' statement p_map[k].age = 100, with a fault reported instead of
+ * killing us.  The probe writes the field's first byte: the int lies in one
+ * page, so that byte decides for all four. */
+static struct probe set_age(people *p_map, size_t k)
+{
+	struct probe r = probe_write(&p_map[k].age, 100);
+	if (r.sig == 0)
+		p_map[k].age = 100;
+	return r;
+}
+
+/* What happens on mapping page `page` (1-based; MAP_PAGES + 1 is the hole). */
+static const char *expect(size_t page, size_t covered_pages)
+{
+	return page <= covered_pages ? "ok" : page <= MAP_PAGES ? "SIGBUS (BUS_ADRERR)" : "SIGSEGV (SEGV_MAPERR)";
+}
+
+/* --offset-pages=N, default 0. */
+static long offset_pages(int argc, char **argv)
+{
+	const char *opt = "--offset-pages=";
+	size_t len = strlen(opt);
+	char *end = NULL;
+	long n = 0;
+	if (argc == 2 && strncmp(argv[1], opt, len) == 0) {
+		errno = 0;
+		n = strtol(argv[1] + len, &end, 10);
+	}
+	if (argc > 2 || (argc == 2 && (!end || end == argv[1] + len || *end || errno || n < 0 || n > 1000000)))
+		die_msg("usage: page-boundary [--offset-pages=N]   (0 <= N <= 1000000)");
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	lab_begin(LAB_TITLE);
+	long n = offset_pages(argc, argv);
+	size_t ps = page_size(), per_page = ps / sizeof(people);
+	off_t size = (off_t)(2 * ps - TAIL_GAP), offset = (off_t)n * (off_t)ps;
+	/* The part of the file the mapping covers, in bytes and in whole pages. */
+	size_t covered = size > offset ? (size_t)(size - offset) : 0;
+	if (covered > MAP_PAGES * ps)
+		covered = MAP_PAGES * ps;
+	size_t covered_pages = (covered + ps - 1) / ps, tail = covered_pages * ps - covered;
+	char path[128];
+	unique_name("file", path, sizeof path);
+
+	step("Create a file of 2 pages - %d bytes the way the notes do: seek, write one ' '.", TAIL_GAP);
+	int fd = create_file(path, 0);
+	if (lseek(fd, size - 1, SEEK_SET) == -1)
+		die("lseek");
+	if (write(fd, " ", 1) != 1)
+		die("write");
+	say("file size: 2 pages - %lld bytes {pagesize=%zu}", (long long)(2 * (off_t)ps - file_size(fd)), ps);
+	check(file_size(fd) == size, "the file ends %d bytes before the end of its second page", TAIL_GAP);
+
+	step("Map %d pages of it MAP_SHARED from file page %ld; a hole is kept after them.", MAP_PAGES, n);
+	/* Reserve one page more than we map and free it afterwards: nothing
+	 * else can then sit right after the mapping. */
+	char *hole = mmap(NULL, (MAP_PAGES + 1) * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED)
+		die("mmap reserve");
+	/* BEGIN SOLUTION */
+	char *map = mmap(hole, MAP_PAGES * ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
+	if (map == MAP_FAILED)
+		die("mmap");
+	/* END SOLUTION */
+	//> char *map = hole; /* TODO: map MAP_PAGES pages of fd from `offset`, MAP_SHARED, read-write, into the reserved pages (MAP_FIXED) */
+	if (munmap(hole + MAP_PAGES * ps, ps) == -1)
+		die("munmap guard");
+	if (close(fd) == -1) /* as the notes do: the mapping keeps the file */
+		die("close");
+	people *p_map = (people *)map;
+	if (covered_pages > 1)
+		say("from file page %ld on the file has %zu pages - %zu bytes: mapping pages 1-%zu hold file bytes",
+		    n, covered_pages, tail, covered_pages);
+	else if (covered_pages == 1)
+		say("from file page %ld on the file has 1 page - %zu bytes: mapping page 1 holds file bytes", n, tail);
+	else
+		say("from file page %ld on the file has no bytes: no mapping page holds file bytes", n);
+	say("closed the descriptor as the notes do; the mapping keeps the file open");
+	check(map == hole, "mmap of %d pages succeeds although the file is shorter", MAP_PAGES);
+
+	step("Before writing anything, read the end of the last page that holds file bytes.");
+	if (covered_pages > 0) {
+		struct probe last = probe_read(map + covered - 1);
+		size_t zeros = 0;
+		bool faulted = last.sig != 0;
+		for (size_t i = covered; i < covered_pages * ps && !faulted; i++) {
+			struct probe r = probe_read(map + i);
+			faulted = r.sig != 0;
+			zeros += !faulted && r.value == 0;
+		}
+		say("page %zu: last file byte '%c', then %zu of the %zu bytes past EOF read 0", covered_pages,
+		    last.sig == 0 ? last.value : '?', zeros, tail);
+		check(last.sig == 0 && last.value == ' ' && !faulted && zeros == tail,
+		      "the tail of the page past EOF is accessible and reads as zeros");
+	} else {
+		say("no page holds file bytes, so there is no tail past EOF to read");
+	}
+
+	step("Replay the notes' loop: for i = 1, 2, ... set age = 100 in the last two records of page i and the first of page i+1.");
+	struct probe r = { 0 };
+	size_t fault_page = 0, done[30], ndone = 0; /* the records whose age was set */
+	for (size_t i = 1; i < 10 && fault_page == 0; i++) {
+		size_t k[3] = { per_page * i - 2, per_page * i - 1, per_page * i };
+		for (int j = 0; j < 3 && fault_page == 0; j++) {
+			char label[64];
+			snprintf(label, sizeof label, "i=%zu, %s of page %zu:", i,
+				 j == 0 ? "last record but one" : j == 1 ? "last record" : "first record", j < 2 ? i : i + 1);
+			r = set_age(p_map, k[j]);
+			if (r.sig != 0) {
+				fault_page = j < 2 ? i : i + 1;
+				say("%-37s %s  <- where the notes' program dies with \"Bus error\"", label, probe_str(r));
+				break;
+			}
+			done[ndone++] = k[j];
+			if (j == 1)
+				say("%-37s access page %zu edge over, now begin to access page %zu", label, i, i + 1);
+			else
+				say("%-37s access page %zu over", label, j == 0 ? i : i + 1);
+		}
+	}
+	check(r.sig == SIGBUS && r.code == BUS_ADRERR && r.addr_matches && fault_page == covered_pages + 1,
+	      "the first fault is SIGBUS (BUS_ADRERR) on page %zu, the first page with no file byte behind it",
+	      covered_pages + 1);
+
+	step("Probe the first and the last byte of every mapped page and of the page after the mapping.");
+	bool as_expected = true;
+	for (size_t page = 1; page <= MAP_PAGES + 1; page++) {
+		struct probe first = probe_read(map + (page - 1) * ps), last = probe_read(map + page * ps - 1);
+		char first_s[32];
+		snprintf(first_s, sizeof first_s, "%s", probe_str(first));
+		say("page %zu%s: first byte %s, last byte %s", page, page > MAP_PAGES ? " (after the mapping)" : "",
+		    first_s, probe_str(last));
+		as_expected &= !strcmp(first_s, expect(page, covered_pages)) &&
+			       !strcmp(probe_str(last), expect(page, covered_pages));
+	}
+	check(as_expected, "pages with file bytes work, pages without are SIGBUS, past the mapping is SIGSEGV");
+
+	step("Write 'X' over the tail past EOF, fsync, then look at the file with fstat and read().");
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		die("open %s", path);
+	size_t written = 0;
+	for (size_t i = covered; i < covered_pages * ps; i++)
+		written += probe_write(map + i, 'X').sig == 0;
+	say("wrote 'X' into %zu of the %zu bytes past EOF", written, tail);
+	off_t before = file_size(fd);
+	/* BEGIN SOLUTION */
+	if (fsync(fd) == -1)
+		die("fsync");
+	/* END SOLUTION */
+	//> /* TODO: force the write-back of the file */
+	off_t after = file_size(fd);
+	say("file size after all the writes: 2 pages - %lld bytes; after fsync: 2 pages - %lld bytes",
+	    (long long)(2 * (off_t)ps - before), (long long)(2 * (off_t)ps - after));
+	check(before == size && after == size, "writing through the mapping never changes the file size");
+	char c;
+	ssize_t at_eof = pread(fd, &c, 1, size);
+	say("read() at offset 2 pages - %d (EOF): %zd bytes", TAIL_GAP, at_eof);
+	/* What read() must return: zeros, the ' ' at the end, and age = 100 wherever
+	 * the loop's writes landed inside the file. */
+	unsigned char *want = calloc(1, (size_t)size), *file = malloc((size_t)size);
+	if (!want || !file)
+		die("malloc");
+	want[size - 1] = ' ';
+	int age = 100;
+	for (size_t d = 0; d < ndone; d++)
+		for (size_t b = 0; b < sizeof age; b++) {
+			off_t at = offset + (off_t)(done[d] * sizeof(people) + offsetof(people, age) + b);
+			if (at < size)
+				want[at] = ((unsigned char *)&age)[b];
+		}
+	ssize_t got = pread(fd, file, (size_t)size, 0);
+	bool no_x = memchr(file, 'X', (size_t)size) == NULL;
+	say("read() of the whole file: %s bytes, %s, %s the loop's ages inside the file",
+	    got == size ? "2 pages - 99" : "a different count of", no_x ? "no 'X'" : "some 'X'",
+	    got == size && !memcmp(file, want, (size_t)size) ? "holding exactly" : "NOT holding exactly");
+	check(at_eof == 0 && got == size && !memcmp(file, want, (size_t)size),
+	      "only bytes inside the file reach it: the 'X's past EOF do not, read() stops at EOF");
+	free(want);
+	free(file);
+
+	step("Ask for a mapping at an offset that is not a whole number of pages.");
+	errno = 0;
+	void *q = mmap(NULL, ps, PROT_READ, MAP_SHARED, fd, (off_t)sizeof(people)); /* EINVAL */
+	say("mmap at offset 8 bytes: %s", q == MAP_FAILED ? errname(errno) : "succeeded");
+	check(q == MAP_FAILED && errno == EINVAL, "the offset must be a multiple of the page size (EINVAL)");
+	if (q != MAP_FAILED)
+		munmap(q, ps);
+
+	step("Clean up.");
+	if (munmap(map, MAP_PAGES * ps) == -1)
+		die("munmap");
+	if (close(fd) == -1)
+		die("close");
+	if (unlink(path) == -1)
+		die("unlink");
+	say("unmapped, closed and removed the file");
+	return lab_end();
+}

@@ -1,0 +1,69 @@
+/*
+ * writer - the source notes' map_normalfile1, run by length-vs-size as a
+ * separate program.
+ *
+ * Usage: writer R,W FILE     (R,W: the handshake descriptors, pair_export)
+ *
+ * Creates FILE fresh with room for 5 records (seek to the last byte, write
+ * one ' '), maps 10 records MAP_SHARED, closes the descriptor, fills all 10
+ * records and says "initialize over".  Where the notes' program slept ten
+ * seconds it waits for the lab to send 'u', then unmaps (no msync) and says
+ * "umap ok".
+ */
+#include "common.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+typedef struct {
+	char name[4];
+	int age;
+} people; /* the notes' record: 8 bytes */
+
+int main(int argc, char **argv)
+{
+	lab_begin(NULL);
+	if (argc != 3)
+		die_msg("usage: writer R,W FILE");
+	struct pair lab;
+	pair_import(&lab, argv[1]);
+
+	int fd = open(argv[2], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		die("open %s", argv[2]);
+	if (lseek(fd, sizeof(people) * 5 - 1, SEEK_SET) == -1)
+		die("lseek");
+	if (write(fd, " ", 1) != 1)
+		die("write");
+	say("writer: created the file with room for 5 records");
+	/* BEGIN SOLUTION */
+	people *p_map = mmap(NULL, sizeof(people) * 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* END SOLUTION */
+	//> people *p_map = mmap(NULL, sizeof(people) * 10, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* TODO: map 10 records of fd, shared */
+	if (p_map == MAP_FAILED)
+		die("mmap");
+	if (close(fd) == -1)
+		die("close");
+	say("writer: mapped 10 records MAP_SHARED and closed the descriptor");
+
+	char temp = 'a';
+	for (int i = 0; i < 10; i++) {
+		snprintf(p_map[i].name, sizeof p_map[i].name, "%c", temp);
+		p_map[i].age = 20 + i;
+		temp += 1;
+	}
+	say("writer: wrote records a..j with ages 20..29");
+	say("writer: initialize over");
+	pair_signal(&lab, 'i');
+
+	if (pair_wait(&lab) != 'u')
+		die_msg("writer: unexpected handshake message");
+	if (munmap(p_map, sizeof(people) * 10) == -1)
+		die("munmap");
+	say("writer: umap ok (no msync was called)");
+	pair_signal(&lab, 'u');
+	pair_close(&lab);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * reader - the reading half of lab 14's System V exchange.
+ *
+ * Usage: reader KEY       (exec'd by sync; KEY is the segment's System V key)
+ *
+ * Story: find the segment by its key, then repeatedly: wait until the
+ * buffer holds a line, copy it out (and log it in the segment for sync to
+ * check), post "empty"; stop after "end".  At most MAX_LINES rounds, and
+ * every wait has a deadline, so a broken writer cannot hang it.
+ */
+#include "common.h"
+#include "../14-sync/shm_com.h" /* beside this file; spelt so -Ilabs/common finds it too */
+
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+
+int main(int argc, char **argv)
+{
+	lab_begin(NULL);
+	char *end;
+	if (argc != 2)
+		die_msg("usage: reader KEY");
+	long key = strtol(argv[1], &end, 10);
+	if (*argv[1] == '\0' || *end != '\0')
+		die_msg("reader: bad key '%s'", argv[1]);
+
+	int id = shmget((key_t)key, 0, 0);
+	if (id == -1)
+		die("reader: shmget");
+	struct shm_com *c = shmat(id, NULL, 0);
+	if (c == (void *)-1)
+		die("reader: shmat");
+
+	struct timespec deadline = deadline_after_ms(2000); /* the whole exchange */
+	for (int n = 0; n < MAX_LINES; n++) {
+		/* BEGIN SOLUTION */
+		if (sem_timedwait(&c->filled, &deadline) == -1)
+			die("reader: sem_timedwait(filled)");
+		/* END SOLUTION */
+		//> (void)deadline; /* TODO: wait (bounded) until the writer has filled the buffer */
+		snprintf(c->got[n], sizeof c->got[n], "%s", c->text);
+		c->received = n + 1;
+		say("reader: got \"%s\"", c->got[n]);
+		bool last = strcmp(c->got[n], "end") == 0; /* the whole word, not strncmp(.., 3) */
+		/* BEGIN SOLUTION */
+		if (sem_post(&c->empty) == -1)
+			die("reader: sem_post(empty)");
+		/* END SOLUTION */
+		//> /* TODO: tell the writer the buffer may be filled again */
+		if (last)
+			break;
+	}
+
+	if (shmdt(c) == -1)
+		die("reader: shmdt");
+	return 0;
+}

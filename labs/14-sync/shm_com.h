@@ -1,0 +1,50 @@
+/*
+ * shm_com.h - the layout of lab 14's System V segment, shared by sync.c
+ * (which creates it), writer.c and reader.c (which find it by its key).
+ *
+ * The notes' version had one plain int, written_by_you, polled in busy
+ * loops with sleep(1).  Here two process-shared semaphores live in the
+ * segment next to the text:
+ *
+ *     empty  = 1  "the buffer may be filled"  (writer waits, reader posts)
+ *     filled = 0  "the buffer holds a line"   (reader waits, writer posts)
+ *
+ * so each line is handed over exactly once, in order, and nobody spins.
+ */
+#ifndef LAB14_SHM_COM_H
+#define LAB14_SHM_COM_H
+
+#include <semaphore.h>
+#include <time.h>
+
+#define TEXT_SZ 64
+#define MAX_LINES 8
+
+/* The fixed lines the writer sends, in place of the notes' stdin. */
+#define SHM_LINES "first line", "second line", "third line", "end"
+
+struct shm_com {
+	sem_t empty;  /* posted by the reader: the writer may fill text */
+	sem_t filled; /* posted by the writer: the reader may take text */
+	char text[TEXT_SZ];
+	/* The reader's log of what it received, for sync to check. */
+	int received;
+	char got[MAX_LINES][TEXT_SZ];
+};
+
+/* An absolute CLOCK_REALTIME deadline ms from now, for sem_timedwait and
+ * pthread_mutex_timedlock: every wait in this lab is bounded. */
+static inline struct timespec deadline_after_ms(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * copy-file - copy a file through two MAP_SHARED mappings, window by window.
+ *
+ * Usage: copy-file [--sizes=LIST] [--window-pages=N]     (run by `make lab-15`)
+ *   LIST  comma-separated sizes, each bytes (B) or pages (Np, Np+B, Np-B; "p" = 1 page);
+ *         default 0,1,p-1,p,p+1,256p
+ *   N     pages per window (default 16)
+ *
+ * Story: the notes copy a file by mapping the whole source and a destination
+ * of the same size (ftruncate first) and doing one memcpy.  That breaks on an
+ * empty file (mmap of length 0 is EINVAL) and cannot work for a file larger
+ * than the address space or memory you want to spend.  Here the copy maps W
+ * pages of each file at a time at the same page-aligned offset, memcpy()s
+ * the window and unmaps it; an empty file needs no mapping at all.  Each copy
+ * is checked by read()ing both files and comparing them byte for byte.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LAB_TITLE "Copying a file through two mappings"
+
+struct size { long pages, bytes; }; /* pages * page_size() + bytes */
+
+static size_t ps;
+static off_t moved; /* bytes memcpy() moved during one copy */
+
+static off_t bytes_of(struct size s) { return (off_t)s.pages * (off_t)ps + s.bytes; }
+
+/* "1 page - 1 byte", "256 pages", "0 bytes" */
+static const char *size_str(struct size s)
+{
+	static char bufs[2][64];
+	static int k;
+	char *buf = bufs[k ^= 1];
+	int n = 0;
+	if (s.pages)
+		n = snprintf(buf, sizeof bufs[0], "%ld page%s", s.pages, s.pages == 1 ? "" : "s");
+	if (s.bytes || !s.pages)
+		snprintf(buf + n, sizeof bufs[0] - n, "%s%ld byte%s", !s.pages ? "" : s.bytes < 0 ? " - " : " + ",
+			 s.pages ? labs(s.bytes) : s.bytes, labs(s.bytes) == 1 ? "" : "s");
+	return buf;
+}
+
+/* "64p", "p-1", "3p+5", "4096" */
+static struct size parse_size(const char *word)
+{
+	struct size s = { 0, 0 };
+	const char *w = word;
+	char *end;
+	const char *p = strchr(w, 'p');
+	if (p) {
+		s.pages = p == w ? 1 : strtol(w, &end, 10);
+		if (p != w && end != p)
+			die_msg("bad size '%s'", word);
+		w = p + 1;
+		if (*w == '\0')
+			return s;
+		if (*w != '+' && *w != '-')
+			die_msg("bad size '%s'", word);
+	}
+	s.bytes = strtol(w, &end, 10);
+	if (*end != '\0' || end == w || bytes_of(s) < 0)
+		die_msg("bad size '%s'", word);
+	return s;
+}
+
+/* FNV-1a over the whole file, read() in chunks; the length goes to *len. */
+static uint32_t checksum(int fd, off_t *len)
+{
+	unsigned char buf[8192];
+	uint32_t h = 2166136261u;
+	ssize_t n;
+	*len = 0;
+	for (off_t off = 0; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) {
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 16777619u;
+		*len += n;
+	}
+	if (n == -1)
+		die("read");
+	return h;
+}
+
+/* True when the two files hold the same bytes (read() both, compare). */
+static bool same_bytes(int a, int b)
+{
+	unsigned char x[8192], y[8192];
+	for (off_t off = 0;; off += (off_t)sizeof x) {
+		ssize_t n = pread(a, x, sizeof x, off), m = pread(b, y, sizeof y, off);
+		if (n == -1 || m == -1)
+			die("read");
+		if (n != m || memcmp(x, y, (size_t)n) != 0)
+			return false;
+		if (n == 0)
+			return true;
+	}
+}
+
+/* A source file of the given size with a pattern that differs on every page. */
+static int make_source(const char *path, off_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		die("open %s", path);
+	unsigned char buf[8192];
+	for (off_t off = 0; off < size;) {
+		size_t n = size - off < (off_t)sizeof buf ? (size_t)(size - off) : sizeof buf;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)((off + (off_t)i) * 131 / 7 + (off + (off_t)i) / 4093);
+		if (write(fd, buf, n) != (ssize_t)n)
+			die("write");
+		off += (off_t)n;
+	}
+	return fd;
+}
+
+/* Copy src to dst through windows of w pages; returns how many windows. */
+static long copy_by_windows(int src, int dst, off_t size, size_t w, size_t *widest)
+{
+	long windows = 0;
+	*widest = 0; /* the longest window mapped, in bytes */
+	/* BEGIN SOLUTION */
+	if (ftruncate(dst, size) == -1) /* the destination must have the pages first */
+		die("ftruncate");
+	for (off_t off = 0; off < size; off += (off_t)(w * ps)) {
+		size_t len = size - off < (off_t)(w * ps) ? (size_t)(size - off) : w * ps;
+		char *from = mmap(NULL, len, PROT_READ, MAP_SHARED, src, off);
+		if (from == MAP_FAILED)
+			die("mmap source");
+		char *to = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, dst, off);
+		if (to == MAP_FAILED)
+			die("mmap destination");
+		memcpy(to, from, len);
+		moved += (off_t)len;
+		if (munmap(from, len) == -1 || munmap(to, len) == -1)
+			die("munmap");
+		windows++;
+		if (len > *widest)
+			*widest = len;
+	}
+	/* END SOLUTION */
+	//> (void)src; (void)dst; (void)size; (void)w; /* TODO: ftruncate dst, then map, memcpy and unmap window by window */
+	return windows;
+}
+
+int main(int argc, char **argv)
+{
+	lab_begin(LAB_TITLE);
+	ps = page_size();
+	const char *list = "0,1,p-1,p,p+1,256p";
+	long wpages = 16;
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--sizes=", 8))
+			list = argv[i] + 8;
+		else if (!strncmp(argv[i], "--window-pages=", 15) && (wpages = atol(argv[i] + 15)) > 0)
+			continue;
+		else
+			die_msg("usage: copy-file [--sizes=LIST] [--window-pages=N]");
+	}
+	char src_path[128], dst_path[128];
+	unique_name("source", src_path, sizeof src_path);
+	unique_name("copy", dst_path, sizeof dst_path);
+	cleanup_unlink(src_path); /* each size reuses the two names */
+	cleanup_unlink(dst_path);
+
+	step("The notes' way on an empty file: map the whole source, length = file size.");
+	int src = make_source(src_path, 0);
+	off_t size = lseek(src, 0, SEEK_END);
+	errno = 0;
+	void *whole = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, src, 0); /* EINVAL: length 0 */
+	say("file size %s; mmap(length = file size) = %s", size_str((struct size){ 0, size }),
+	    whole == MAP_FAILED ? errname(errno) : "a mapping");
+	check(whole == MAP_FAILED && errno == EINVAL,
+	      "mmap of length 0 is EINVAL: the naive copy fails on an empty file; the copy below maps nothing for it");
+	if (close(src) == -1 || unlink(src_path) == -1)
+		die("close/unlink");
+
+	char *copy = strdup(list);
+	if (!copy)
+		die("strdup");
+	for (char *save, *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		struct size s = parse_size(w);
+		size = bytes_of(s);
+		struct size win = { wpages, 0 };
+		step("Copy a file of %s, windows of %s.", size_str(s), size_str(win));
+		src = make_source(src_path, size);
+		int dst = open(dst_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (dst == -1)
+			die("open %s", dst_path);
+		size_t widest;
+		moved = 0;
+		long windows = copy_by_windows(src, dst, size, (size_t)wpages, &widest);
+		/* the widest window is the whole file, or a full window */
+		if (windows == 0)
+			say("no window: an empty file needs no mapping, only the ftruncate");
+		else
+			say("%ld window(s), the widest %s; memcpy moved %s in all", windows,
+			    (off_t)widest == size ? size_str(s) : size_str(win),
+			    moved == size ? size_str(s) : "a wrong amount");
+		check((off_t)widest <= bytes_of(win) && moved == size,
+		      "no mapping is longer than one window, and memcpy moved each byte exactly once");
+		off_t ls, ld;
+		uint32_t hs = checksum(src, &ls), hd = checksum(dst, &ld);
+		say("read() gets %s back from the source and %s from the copy {checksum=%08x/%08x}",
+		    ls == size ? size_str(s) : "a wrong length", ld == ls ? "the same" : "a different length", hs, hd);
+		check(ls == size && ld == size && hs == hd && same_bytes(src, dst),
+		      "read() of both files gives the same bytes");
+		if (close(src) == -1 || close(dst) == -1 || unlink(src_path) == -1 || unlink(dst_path) == -1)
+			die("close/unlink");
+	}
+	free(copy);
+
+	step("Clean up.");
+	say("every source and copy was removed after its check");
+	return lab_end();
+}
