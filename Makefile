@@ -64,7 +64,7 @@ labs: all
 
 test: all
 	@sh harness/need.sh pytest
-	$(PYTHON) -m pytest -p no:cacheprovider harness $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest harness $(PYTEST_ARGS)
 
 # Built apart, after valgrind is here: common.c quiets deliberate probes through <valgrind/valgrind.h>.
 memcheck:
@@ -87,7 +87,7 @@ GRADE_OPTS = $(if $(LABS),--labs '$(LABS)') $(if $(EXPECTED),--expected '$(EXPEC
 
 handout: all
 	@$(NEED_BWRAP)
-	$(PYTHON) harness/grade.py handout
+	$(PYTHON) harness/grade.py handout $(if $(EXPECTED),--expected '$(EXPECTED)')
 
 grade: all
 	@$(NEED_BWRAP)

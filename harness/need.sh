@@ -1,10 +1,11 @@
 #!/bin/sh
-# need.sh pytest|valgrind: make sure a tool from Debian's packages is here.
+# need.sh pytest|valgrind|bubblewrap: make sure a tool from Debian's packages is here.
 # As root it installs the package; otherwise it stops with the exact command.
 python=${PYTHON:-/usr/bin/python3}
 case "$1" in
   pytest)   have() { "$python" -c 'import pytest' 2>/dev/null; }; pkg=python3-pytest ;;
   valgrind) have() { command -v valgrind >/dev/null 2>&1; }; pkg=valgrind ;;
+  bubblewrap) have() { command -v bwrap >/dev/null 2>&1; }; pkg=bubblewrap ;;
   *) echo "need.sh: unknown tool $1" >&2; exit 2 ;;
 esac
 have && exit 0
