@@ -72,9 +72,13 @@ memcheck:
 	@$(MAKE) --no-print-directory all BUILD=$(BUILD)/memcheck
 	BUILD=$(BUILD)/memcheck $(PYTHON) harness/mmaplabs.py memcheck $(LAB)
 
+SANITIZE_CFLAGS = -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror
+
+# The labs' transcript tests with every program built with ASan and UBSan.
 sanitize:
-	$(MAKE) --no-print-directory test BUILD=$(BUILD)/sanitize \
-	  CFLAGS="-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror"
+	@sh harness/need.sh pytest
+	@$(MAKE) --no-print-directory all BUILD=$(BUILD)/sanitize CFLAGS="$(SANITIZE_CFLAGS)"
+	BUILD=$(BUILD)/sanitize $(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest harness/test_labs.py $(PYTEST_ARGS)
 
 expected: all
 	@test -n "$(LAB)" || { echo "usage: make expected LAB=N [VARIANT=name] [ARGS='...']"; exit 2; }
