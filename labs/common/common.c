@@ -649,6 +649,29 @@ long minor_faults(void)
 	return ru.ru_minflt;
 }
 
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
+#endif
+#endif
+#ifndef NO_SANITIZE
+#define NO_SANITIZE
+#endif
+
+NO_SANITIZE long faults_to_read(const volatile void *addr)
+{
+	long before = minor_faults();
+	(void)*(const volatile unsigned char *)addr;
+	return minor_faults() - before;
+}
+
+NO_SANITIZE long faults_to_write(volatile void *addr, unsigned char value)
+{
+	long before = minor_faults();
+	*(volatile unsigned char *)addr = value;
+	return minor_faults() - before;
+}
+
 const char *fs_type(const char *path)
 {
 	struct statfs st;

@@ -169,6 +169,11 @@ bool pagemap_has_pfn(void);
 /* Minor faults of this process so far (getrusage, warmed up first so the
  * call's own stack write is not counted in a later difference). */
 long minor_faults(void);
+/* Read one byte / write one byte and return the minor faults that cost.
+ * Built without sanitizer instrumentation: under ASan a checked access also
+ * touches shadow memory, which would add faults of its own to the count. */
+long faults_to_read(const volatile void *addr);
+long faults_to_write(volatile void *addr, unsigned char value);
 
 /* The filesystem type under path ("ext4", "tmpfs", "overlayfs", ...). */
 const char *fs_type(const char *path);
