@@ -12,7 +12,7 @@
  * read() of the file sees a store at once, long before any msync/munmap;
  * the writer closed its descriptor right after mmap and nothing changed;
  * the reader's load never waits, so the programs need a handshake (here a
- * pipe pair) instead of sleep() and polling.  smaps charges each mapper
+ * pipe pair) instead of sleeping and polling.  smaps charges each mapper
  * half of the page.  After the writer exits, a new reader still finds the
  * bytes: they belong to the file, not to a process.
  */

@@ -10,9 +10,9 @@
  * kernel backs the shared one with an unnamed shmem file (maps calls it
  * "/dev/zero (deleted)"): with no name to open, only a forked child gets it.
  * Then seed 003's "people" example, with a pipe handshake in place of
- * sleep(2)/sleep(5), and a file-backed MAP_SHARED mapping inherited over
+ * two- and five-second sleeps, and a file-backed MAP_SHARED mapping inherited over
  * fork whose descriptor was closed before the fork.  Mappings never block:
- * the handshake, not a usleep(1), is what lets the reader see the data.
+ * the handshake, not a one-microsecond usleep, is what lets the reader see the data.
  */
 #include "common.h"
 
@@ -48,18 +48,18 @@ static void child_shared_vs_private(struct pair *p, volatile int *shared, volati
 
 static void child_people(struct pair *p, people *p_map)
 {
-	pair_wait(p); /* the parent has written the records (seed: sleep(2)) */
+	pair_wait(p); /* the parent has written the records (the seed sleeps 2 s) */
 	for (int i = 0; i < 5; i++)
 		say("child read: the %d people's age is %d (name %s)", i + 1, p_map[i].age, p_map[i].name);
 	p_map[0].age = 100;
 	say("child: set the first age to 100");
-	pair_signal(p, 'k'); /* seed: the parent's sleep(5) */
+	pair_signal(p, 'k'); /* the seed: the parent sleeps 5 s */
 	_exit(0);
 }
 
 static void child_file(struct pair *p, char *m)
 {
-	pair_wait(p); /* seed 004: usleep(1) "so the child can read the data" */
+	pair_wait(p); /* seed 004 sleeps 1 µs "so the child can read the data" */
 	say("child: reads \"%s\"", m);
 	pair_signal(p, strcmp(m, "I am the parent") == 0 ? 'y' : 'n');
 	_exit(0);

@@ -15,7 +15,7 @@
  * decides what happens to records 6-10, and that depends on the filesystem
  * (ext4 zeroes the part of the page past EOF when it writes the page out,
  * tmpfs never writes it out), so the lab forces the write-back itself.
- * The notes' sleep(10) is replaced by a pipe handshake.
+ * The notes' ten-second sleep is replaced by a pipe handshake.
  */
 #include "common.h"
 

@@ -49,7 +49,7 @@ static const char *size_str(struct size s)
 	return buf;
 }
 
-/* "64p", "p-1", "3p+5", "4096" */
+/* "64p", "p-1", "3p+5", a plain byte count */
 static struct size parse_size(const char *word)
 {
 	struct size s = { 0, 0 };
