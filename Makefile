@@ -64,6 +64,7 @@ labs: all
 
 test: all
 	@sh harness/need.sh pytest
+	@$(NEED_BWRAP)
 	$(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest harness $(PYTEST_ARGS)
 
 # Built apart, after valgrind is here: common.c quiets deliberate probes through <valgrind/valgrind.h>.
