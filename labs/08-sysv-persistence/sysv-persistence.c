@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -103,6 +104,13 @@ int main(void)
 	read_text("/proc/sys/kernel/shm_rmid_forced", forced, sizeof forced);
 	forced[strcspn(forced, "\n")] = '\0';
 	say("kernel.shm_rmid_forced {rmid-forced=%s} (1 would destroy it at the last detach)", forced);
+	char shmmax[32] = "?", shmmni[32] = "?", shmall[32] = "?";
+	read_text("/proc/sys/kernel/shmmax", shmmax, sizeof shmmax);
+	read_text("/proc/sys/kernel/shmmni", shmmni, sizeof shmmni);
+	read_text("/proc/sys/kernel/shmall", shmall, sizeof shmall);
+	shmmax[strcspn(shmmax, "\n")] = shmmni[strcspn(shmmni, "\n")] = shmall[strcspn(shmall, "\n")] = '\0';
+	say("limits in /proc/sys/kernel: shmmax {shmmax=%s} bytes a segment, shmmni {shmmni=%s} segments, shmall {shmall=%s} pages in all",
+	    shmmax, shmmni, shmall);
 	check(listed && ds.shm_nattch == 0, "the segment outlives the process that wrote it: no one attached, still listed");
 
 	step("This process, which never attached it, finds the key and attaches.");
@@ -184,6 +192,13 @@ int main(void)
 	say("shmctl(IPC_STAT) on the old id: %s", r == -1 ? errname(err) : "still works");
 	bool listed_now = show_proc_line(id);
 	check(r == -1 && err == EINVAL && !listed_now, "the last detach freed it; the id is now EINVAL (not EIDRM)");
+	errno = 0;
+	void *again = shmat(id, NULL, 0); /* EINVAL: the id no longer exists */
+	err = errno;
+	say("shmat(old id): returns (void *) -1, the address %s, errno %s",
+	    (uintptr_t)again == UINTPTR_MAX ? "with every bit set" : "of something else", errname(err));
+	check(again == (void *)-1 && err == EINVAL,
+	      "a failed shmat returns (void *) -1, not NULL; as an address it is the highest one, so a test 'shmat(...) < (char *)0' never sees the failure");
 
 	step("IPC_PRIVATE is a key with the value 0, not a flag.");
 	say("IPC_PRIVATE = %d", (int)IPC_PRIVATE);
