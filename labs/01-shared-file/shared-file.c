@@ -67,11 +67,11 @@ int main(void)
 	say("the file: one page of zero bytes {fs=%s}", fs_type("."));
 
 	step("Start the reader program: it opens the file, maps it MAP_SHARED and looks.");
-	pid_t reader = spawn_sibling("reader", &rd, path, READER_TEXT, NULL);
+	pid_t reader = spawn_sibling("reader", &rd, path, READER_TEXT, (char *)NULL);
 	check(sees(&rd, '0', ""), "the reader's load returns at once with zero bytes: a mapping never waits for a writer");
 
 	step("Start the writer program: it maps the file, closes its descriptor and stores a text.");
-	pid_t writer = spawn_sibling("writer", &wr, path, WRITER_TEXT, NULL);
+	pid_t writer = spawn_sibling("writer", &wr, path, WRITER_TEXT, (char *)NULL);
 	if (ask(&wr, 'w') != 'k')
 		die_msg("writer: unexpected answer");
 	check(file_holds(fd, 0, WRITER_TEXT),
@@ -117,7 +117,7 @@ int main(void)
 		die("munmap");
 
 	step("No process maps the file now. Start a new reader.");
-	reader = spawn_sibling("reader", &rd, path, READER_TEXT, NULL);
+	reader = spawn_sibling("reader", &rd, path, READER_TEXT, (char *)NULL);
 	bool found = sees(&rd, '0', WRITER_TEXT);
 	found = sees(&rd, '1', READER_TEXT) && found;
 	pair_signal(&rd, 'q');

@@ -97,7 +97,7 @@ int main(void)
 
 	step("An unrelated process: exec peer, which opens the file and maps it MAP_SHARED itself.");
 	struct pair pr;
-	pid_t pid = spawn_sibling("peer", &pr, path, NULL);
+	pid_t pid = spawn_sibling("peer", &pr, path, (char *)NULL);
 	struct peer_report r;
 	pair_recv(&pr, &r, sizeof r);
 	s = smaps_of(p);

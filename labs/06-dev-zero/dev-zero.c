@@ -44,7 +44,7 @@ static bool share_with_peer(char *p, const char *mode, const char *target)
 {
 	struct pair pr;
 	strcpy(p, "written by the lab");
-	pid_t pid = spawn_sibling("peer", &pr, mode, target, NULL);
+	pid_t pid = spawn_sibling("peer", &pr, mode, target, (char *)NULL);
 	pair_wait(&pr); /* 'w': the peer has read and written */
 	bool got = strcmp(p + PEER_OFF, "written by the peer") == 0;
 	say("lab reads at the peer's offset: %s", seen(p + PEER_OFF));

@@ -33,7 +33,7 @@
 /* Run the sibling program PROG with NAME to the end: "exited 0" etc. */
 static const char *run(const char *prog, const char *name)
 {
-	return wait_child(spawn_sibling(prog, NULL, name, NULL));
+	return wait_child(spawn_sibling(prog, NULL, name, (char *)NULL));
 }
 
 /* As root: a child becomes uid/gid OTHER_UID and tries to open NAME.

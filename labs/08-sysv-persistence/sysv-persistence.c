@@ -29,7 +29,7 @@
 /* Run ./writer MODE ARG to the end: "exited 0" etc. */
 static const char *run_writer(const char *mode, const char *arg)
 {
-	return wait_child(spawn_sibling("writer", NULL, mode, arg, NULL));
+	return wait_child(spawn_sibling("writer", NULL, mode, arg, (char *)NULL));
 }
 
 /* Say what /proc/sysvipc/shm (what `ipcs -m` reads) shows for shmid;

@@ -35,7 +35,7 @@ typedef struct {
 static void run_reader(const char *file, const char *opt, int *intact, int *zeros)
 {
 	struct pair p;
-	pid_t pid = spawn_sibling("reader", &p, file, opt, NULL); /* opt NULL: no option */
+	pid_t pid = spawn_sibling("reader", &p, file, opt, (char *)NULL); /* opt NULL: no option */
 	*intact = pair_wait(&p);
 	*zeros = pair_wait(&p);
 	pair_close(&p);
@@ -73,7 +73,7 @@ int main(void)
 
 	step("Start the writer: it creates a file with room for 5 records, maps 10 and fills all 10.");
 	struct pair w;
-	pid_t writer = spawn_sibling("writer", &w, file, NULL);
+	pid_t writer = spawn_sibling("writer", &w, file, (char *)NULL);
 	if (pair_wait(&w) != 'i')
 		die_msg("writer: unexpected handshake message");
 	int fd = open(file, O_RDWR | O_CLOEXEC);

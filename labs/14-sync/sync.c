@@ -441,8 +441,8 @@ int main(void)
 	say("main: empty=1, filled=0, set before either program starts");
 	char keyarg[32];
 	snprintf(keyarg, sizeof keyarg, "%ld", (long)key);
-	pid_t reader = spawn_sibling("reader", NULL, keyarg, NULL);
-	pid_t writer = spawn_sibling("writer", NULL, keyarg, NULL);
+	pid_t reader = spawn_sibling("reader", NULL, keyarg, (char *)NULL);
+	pid_t writer = spawn_sibling("writer", NULL, keyarg, (char *)NULL);
 	const char *rstatus = wait_child(reader);
 	say("main: reader %s", rstatus);
 	const char *wstatus = wait_child(writer);
