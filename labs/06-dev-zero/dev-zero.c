@@ -81,6 +81,15 @@ int main(void)
 	struct probe w = probe_write(p + 4 * ps - 1, 'z');
 	say("write to the last byte of page 4: %s", probe_str(w));
 	check(nonzero == 0 && w.sig == 0, "no ftruncate needed: every page reads 0 and takes a write");
+	ssize_t wrote = write(fd, "discard me", 10); /* accepted, and thrown away */
+	if (wrote == -1)
+		die("write /dev/zero");
+	char back[10];
+	if (pread(fd, back, sizeof back, 0) != (ssize_t)sizeof back)
+		die("pread /dev/zero");
+	say("write() of 10 bytes to /dev/zero: %zd accepted; a read() after it: %s", wrote,
+	    memchr(back, 'd', sizeof back) ? "sees them" : "zeros");
+	check(wrote == 10 && !memchr(back, 'd', sizeof back), "/dev/zero takes every write() and keeps none of it");
 
 	step("Close the descriptor, write \"written by the lab\" at offset 0, fork.");
 	if (close(fd) == -1)

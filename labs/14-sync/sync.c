@@ -67,6 +67,9 @@ struct shared {
 	pthread_mutex_t robust;         /* [8] robust, holder dies, repaired */
 	pthread_mutex_t robust2;        /* [9] robust, holder dies, not repaired */
 	pthread_mutex_t private_mutex;  /* [10] no PTHREAD_PROCESS_SHARED */
+	pthread_mutex_t cv_mutex;       /* [12] a process-shared condition variable, */
+	pthread_cond_t cv;              /*      its mutex ... */
+	int cv_ready;                   /*      ... and the predicate it guards */
 	_Atomic int ready, go;          /* the start line of a race */
 	_Atomic long progress[2];       /* increments so far: parent, child */
 	struct tally child;             /* what a child reports back */
@@ -287,6 +290,44 @@ static void init_mutex(pthread_mutex_t *m, bool robust)
 	pt(pthread_mutexattr_destroy(&a), "pthread_mutexattr_destroy");
 }
 
+/* [12] The child waits on a process-shared condition variable for a value
+ * the parent sets; the predicate loop makes the order of wait and signal
+ * irrelevant, and the deadline bounds the wait. */
+static void condition_variable(struct shared *s)
+{
+	pthread_condattr_t ca;
+	pt(pthread_condattr_init(&ca), "pthread_condattr_init");
+	pt(pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED), "pthread_condattr_setpshared");
+	pt(pthread_cond_init(&s->cv, &ca), "pthread_cond_init");
+	pt(pthread_condattr_destroy(&ca), "pthread_condattr_destroy");
+	init_mutex(&s->cv_mutex, false);
+	s->cv_ready = 0;
+
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		struct timespec deadline = deadline_after_ms(2000);
+		int r = 0;
+		pt(pthread_mutex_lock(&s->cv_mutex), "pthread_mutex_lock");
+		while (s->cv_ready == 0 && r == 0)
+			r = pthread_cond_timedwait(&s->cv, &s->cv_mutex, &deadline);
+		int seen = s->cv_ready;
+		pt(pthread_mutex_unlock(&s->cv_mutex), "pthread_mutex_unlock");
+		say("child: pthread_cond_timedwait: %s; ready = %d", rc_str(r), seen);
+		_exit(r == 0 && seen == 42 ? 0 : 1);
+	}
+	say("parent: sets ready = 42 under the mutex, then pthread_cond_signal");
+	pt(pthread_mutex_lock(&s->cv_mutex), "pthread_mutex_lock");
+	s->cv_ready = 42;
+	pt(pthread_cond_signal(&s->cv), "pthread_cond_signal");
+	pt(pthread_mutex_unlock(&s->cv_mutex), "pthread_mutex_unlock");
+	const char *status = wait_child(pid);
+	say("child %s", status);
+	check(!strcmp(status, "exited 0"),
+	      "a PTHREAD_PROCESS_SHARED condition variable wakes a waiter in another process");
+	pt(pthread_cond_destroy(&s->cv), "pthread_cond_destroy");
+	pt(pthread_mutex_destroy(&s->cv_mutex), "pthread_mutex_destroy");
+}
+
 int main(void)
 {
 	lab_begin(LAB_TITLE);
@@ -454,6 +495,9 @@ int main(void)
 		in_order = strcmp(c->got[i], lines[i]) == 0;
 	say("main: the reader logged %d lines", c->received);
 	check(in_order, "every line arrived exactly once, in order, ending with \"end\"");
+
+	step("A condition variable in the shared page, PTHREAD_PROCESS_SHARED: the child waits, the parent signals.");
+	condition_variable(s);
 
 	step("Detach and remove the segment.");
 	struct shmid_ds ds;
