@@ -1,36 +1,83 @@
 # mmap-labs: small C experiments that make Linux shared memory visible.
-# `make help` lists what is here.
+# `make help` lists what is here.  The labs themselves are described once,
+# in labs/labs.mk (folder, title, programs); this file only builds and runs them.
 
 CC       ?= cc
-CFLAGS   ?= -std=c11 -O2 -g -Wall -Wextra -Werror
-CPPFLAGS += -D_GNU_SOURCE -Ilabs/common
-LDLIBS   += -lpthread -lrt
+# Yours to change (make CFLAGS=-O0 ...): optimisation, debug info, sanitizers.
+CFLAGS   ?= -O2 -g
+# Always there, whatever CFLAGS says: the language and the warnings are the rules.
+LAB_CFLAGS   := -std=c11 -Wall -Wextra -Werror
+LAB_CPPFLAGS := -D_GNU_SOURCE -Ilabs/common
+LDLIBS   ?= -lpthread -lrt
 BUILD    ?= build
 # Debian's python3-pytest serves /usr/bin/python3, whatever `python3` is first on PATH.
 PYTHON   ?= /usr/bin/python3
 PYTEST_ARGS ?=
 export BUILD PYTHON
 
-LAB_DIRS := $(sort $(wildcard labs/[0-9][0-9]-*))
-LAB_SRCS := $(wildcard $(addsuffix /*.c,$(LAB_DIRS)))
-PROGS    := $(patsubst labs/%.c,$(BUILD)/%,$(LAB_SRCS))
-COMMON   := $(BUILD)/common/common.o
+# V=1 shows the full compiler command lines.
+ifeq ($(V),1)
+Q :=
+say_cc =
+else
+Q := @
+say_cc = @printf '  %-5s %s\n' $(1) $(2);
+endif
+
+include labs/labs.mk
+
+ALL_CFLAGS   = $(CFLAGS) $(LAB_CFLAGS)
+ALL_CPPFLAGS = $(LAB_CPPFLAGS) $(CPPFLAGS)
+
+# A change of compiler or flags rebuilds everything: the line below is kept in
+# $(BUILD)/.flags, rewritten only when it changes, and every object depends on it.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_LINE  := $(CC) | $(ALL_CPPFLAGS) | $(ALL_CFLAGS) | $(LDFLAGS) | $(LDLIBS)
+ifeq ($(filter-out help clean,$(or $(MAKECMDGOALS),help)),)
+else ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_LINE))
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_STAMP),$(FLAGS_LINE))
+endif
+
+# labs/common/*.c: linked into every program.
+COMMON_OBJS := $(patsubst labs/%.c,$(BUILD)/%.o,$(wildcard labs/common/*.c))
+
+# One lab ($1 = NN-slug): each program in $1.programs is built from its own .c
+# plus every other .c of the folder; LAB_NUMBER and LAB_TITLE come from labs.mk.
+define lab-rules
+$1.shared := $$(filter-out $$(patsubst %,labs/$1/%.c,$$($1.programs)),$$(wildcard labs/$1/*.c))
+$1.bins   := $$(addprefix $(BUILD)/$1/,$$($1.programs))
+PROGS     += $$($1.bins)
+OBJS      += $$(patsubst labs/%.c,$(BUILD)/%.o,$$(wildcard labs/$1/*.c))
+$(BUILD)/$1/%.o: LAB_DEFS = -DLAB_NUMBER='"$(firstword $(subst -, ,$1))"' -DLAB_TITLE='"$$($1.title)"'
+$$($1.bins): $(BUILD)/$1/%: $(BUILD)/$1/%.o $$(patsubst labs/%.c,$(BUILD)/%.o,$$($1.shared)) $(COMMON_OBJS)
+	$$(call say_cc,LD,$$@)
+	$(Q)$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach l,$(ALL_LABS),$(eval $(call lab-rules,$l)))
+OBJS += $(COMMON_OBJS)
+
+$(BUILD)/%.o: labs/%.c $(FLAGS_STAMP) labs/labs.mk
+	@mkdir -p $(@D)
+	$(call say_cc,CC,$@)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(LAB_DEFS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FLAGS_STAMP):
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(FLAGS_LINE)' > $@
+
+-include $(OBJS:.o=.d)
 
 .PHONY: all help labs test memcheck sanitize expected clean FORCE bench
 .DEFAULT_GOAL := help
 
 all: $(PROGS)
 
-# -MMD -MP: every header a program includes is a dependency (build/.../prog.d).
-$(COMMON): labs/common/common.c labs/common/common.h
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
-
-$(BUILD)/%: labs/%.c $(COMMON)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(COMMON) $(LDFLAGS) $(LDLIBS)
-
--include $(PROGS:=.d) $(COMMON:.o=.d)
+# "03" or "3" -> 03-shared-private; empty when there is no such lab.
+nodigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$1))))))))))
+lab_num  = $(if $1,$(if $(call nodigits,$1),,$(if $(filter 1 2 3 4 5 6 7 8 9,$1),0$1,$1)))
+lab_slug = $(if $(call lab_num,$1),$(filter $(call lab_num,$1)-%,$(ALL_LABS)))
+lab_prog = $(BUILD)/$1/$(firstword $($1.programs))
 
 help:
 	@echo "mmap-labs: make Linux shared memory visible, one small program at a time."
@@ -41,26 +88,25 @@ help:
 	@echo "  make memcheck     every lab under valgrind memcheck"
 	@echo "  make sanitize     every lab built with ASan+UBSan, through the harness"
 	@echo "  make expected LAB=N [VARIANT=name]   rewrite lab N's transcript(s) for review"
+	@echo "  make bench        measure shared memory against pipes, sockets and memcpy (notes/16-speed.md)"
 	@echo "  make handout      write the student tree to $(BUILD)/handout/ and check it (harness/GRADING.md)"
 	@echo "  make grade [SUBMISSION=dir] [LABS=9,10] [EXPECTED=dir]   grade this tree or a student's copy"
 	@echo "  make grade-all SUBMISSIONS=dir [-j N]   grade every submission in a folder, into a gradebook"
 	@echo "  make clean        remove $(BUILD)/"
+	@echo "  CC=, CFLAGS= change the build (the warnings and -std=c11 stay); V=1 shows compiler commands"
 	@echo
 	@echo "Labs (read notes/NN-slug.md beside labs/NN-slug/):"
-	@for d in $(LAB_DIRS); do \
-	  n=$${d#labs/}; num=$${n%%-*}; \
-	  t=$$(sed -n 's/^#define LAB_TITLE "\(.*\)"$$/\1/p' $$d/*.c | head -n 1); \
-	  printf '  lab-%-3s %-28s %s\n' "$$(expr $$num + 0)" "$$n" "$$t"; \
-	done
+	@$(foreach l,$(ALL_LABS),printf '  lab-%-3s %-22s %s\n' '$(patsubst 0%,%,$(firstword $(subst -, ,$l)))' '$l' '$($l.title)';)
 
-# Build one lab's programs, then run its entry program in a fresh directory.
-lab-%: FORCE
-	@d=$$(sh harness/labdir.sh '$*') || exit 2; \
-	$(MAKE) --no-print-directory $$(for c in $$d/*.c; do p=$${c#labs/}; echo "$(BUILD)/$${p%.c}"; done) && \
-	sh harness/run-lab.sh "$$d" $(ARGS)
+# Build one lab's programs, then run its first program in a fresh directory.
+.SECONDEXPANSION:
+lab-%: $$($$(call lab_slug,$$*).bins) FORCE
+	@$(if $(call lab_num,$*),,echo "no lab '$*': labs are numbered; 'make help' lists them" >&2; exit 2)
+	@$(if $(call lab_slug,$*),,echo "no lab $*: 'make help' lists the labs" >&2; exit 2)
+	@sh harness/run-lab.sh $(call lab_prog,$(call lab_slug,$*)) $(ARGS)
 
 labs: all
-	@status=0; for d in $(LAB_DIRS); do sh harness/run-lab.sh "$$d" || status=1; echo; done; exit $$status
+	@status=0; $(foreach l,$(ALL_LABS),sh harness/run-lab.sh $(call lab_prog,$l) || status=1; echo;) exit $$status
 
 test: all
 	@sh harness/need.sh pytest
@@ -73,7 +119,7 @@ memcheck:
 	@$(MAKE) --no-print-directory all BUILD=$(BUILD)/memcheck
 	BUILD=$(BUILD)/memcheck $(PYTHON) harness/mmaplabs.py memcheck $(LAB)
 
-SANITIZE_CFLAGS = -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror
+SANITIZE_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # The labs' transcript tests with every program built with ASan and UBSan.
 sanitize:

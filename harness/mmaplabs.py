@@ -29,6 +29,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import labs as labdesc  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = ROOT / "expected"
 LAB_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
@@ -43,28 +46,24 @@ class TranscriptError(Exception):
 
 
 def build_dir():
-    b = Path(os.environ.get("BUILD", "build"))
-    return b if b.is_absolute() else ROOT / b
+    return labdesc.build_dir(ROOT)
 
 
 def labs():
-    """Lab folder names, in curriculum order."""
-    return sorted(p.name for p in (ROOT / "labs").iterdir() if p.is_dir() and LAB_RE.match(p.name))
+    """Lab folder names, in curriculum order (labs/labs.mk)."""
+    return labdesc.slugs(ROOT)
 
 
 def lab_for(number):
     """'3' or '03' -> '03-...'; raises KeyError with a readable message."""
-    if not str(number).isdigit():
-        raise KeyError(f"no lab '{number}': labs are numbered; 'make help' lists them")
-    prefix = "%02d-" % int(number)
-    for slug in labs():
-        if slug.startswith(prefix):
-            return slug
-    raise KeyError(f"no lab {number}: 'make help' lists the labs")
+    try:
+        return labdesc.get(number, ROOT).slug
+    except labdesc.LabError as e:
+        raise KeyError(str(e)) from None
 
 
 def entry_program(slug):
-    return slug.split("-", 1)[1]
+    return labdesc.read(ROOT)[slug].entry
 
 
 @dataclass
@@ -280,7 +279,7 @@ def _killpg(pgid):
 
 
 def program_path(lab):
-    return build_dir() / lab / entry_program(lab)
+    return labdesc.read(ROOT)[lab].program_path(build_dir())
 
 
 def run_variant(v, timeout=DEFAULT_TIMEOUT, prefix=()):

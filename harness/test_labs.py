@@ -32,7 +32,7 @@ def test_lab_is_complete(lab):
         assert re.search(rf"^#+ .*{heading}", text, re.M | re.I), f"notes/{lab}.md lacks a '{heading}' section"
     entry = mmaplabs.ROOT / "labs" / lab / (mmaplabs.entry_program(lab) + ".c")
     assert entry.exists(), f"labs/{lab} has no entry program {entry.name}"
-    assert re.search(r'^#define LAB_TITLE "', entry.read_text(), re.M), f"{entry.name} has no LAB_TITLE"
+    assert "lab_begin(LAB_TITLE)" in entry.read_text(), f"{entry.name} does not start with lab_begin(LAB_TITLE)"
 
 
 @pytest.mark.parametrize("lab", mmaplabs.labs())

@@ -22,7 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Shared file between unrelated processes"
 
 #define WRITER_TEXT "hello from the writer"
 #define READER_TEXT "hello back from the reader"

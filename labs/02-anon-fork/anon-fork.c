@@ -21,7 +21,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Anonymous shared memory across fork"
 
 typedef struct {
 	char name[4];

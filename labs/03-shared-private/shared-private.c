@@ -26,7 +26,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "MAP_SHARED vs MAP_PRIVATE on one file"
 
 static size_t ps;
 

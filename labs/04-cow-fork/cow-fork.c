@@ -25,7 +25,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Copy-on-write after fork"
 
 /* What the child saw, sent to the parent after each command. */
 struct report {

@@ -22,7 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Virtual vs physical"
 
 /* Same layout as in peer.c. */
 struct peer_report {

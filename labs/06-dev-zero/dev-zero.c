@@ -25,7 +25,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define LAB_TITLE "/dev/zero does not share between unrelated processes"
 #define PEER_OFF 64 /* where the child or the peer writes; we write at 0 */
 
 /* "zeros" or the text found there, for say(). */

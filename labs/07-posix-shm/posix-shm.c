@@ -26,7 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LAB_TITLE "POSIX shared memory between unrelated processes"
 #define REPLY_OFF 64
 #define OTHER_UID 65534
 

@@ -24,7 +24,6 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#define LAB_TITLE "System V vs mmap persistence"
 
 /* Run ./writer MODE ARG to the end: "exited 0" etc. */
 static const char *run_writer(const char *mode, const char *arg)

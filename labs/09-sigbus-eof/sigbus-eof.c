@@ -17,7 +17,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "SIGBUS past end of file"
 
 int main(void)
 {

@@ -24,7 +24,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Page-boundary access"
 
 typedef struct {
 	char name[4];

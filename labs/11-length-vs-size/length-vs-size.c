@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Mapping length vs file size"
 
 typedef struct {
 	char name[4];

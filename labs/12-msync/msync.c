@@ -28,7 +28,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Write-back and msync"
 
 static const char *pages(long kb)
 {

@@ -22,7 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define LAB_TITLE "The error table"
 
 static size_t ps;
 

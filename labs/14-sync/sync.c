@@ -40,7 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Synchronisation"
 
 #define N 100000          /* increments per process */
 #define LEAD 1000         /* how far one process may run ahead of the other */

@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Copying a file through two mappings"
 
 struct size { long pages, bytes; }; /* pages * page_size() + bytes */
 

@@ -55,7 +55,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LAB_TITLE "Is shared memory fast? Measuring it"
 
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)

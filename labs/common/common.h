@@ -36,7 +36,13 @@
  * make stdout line-buffered, arm the cleanup on SIGINT/SIGTERM/SIGHUP.
  * Call first thing in main().  A helper program the lab execs (a reader,
  * a writer) calls it with NULL: no header, the rest the same. */
-void lab_begin(const char *title);
+void lab_begin_as(const char *number, const char *title);
+/* LAB_NUMBER ("09") and LAB_TITLE come from labs/labs.mk: the build defines
+ * them for every source of a lab, so a lab's main() says lab_begin(LAB_TITLE). */
+#ifndef LAB_NUMBER
+#define LAB_NUMBER NULL
+#endif
+#define lab_begin(title) lab_begin_as(LAB_NUMBER, (title))
 /* Print "[N] ..." (with a blank line before it). Main process only. */
 void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "    ..." : an observation. Any process. */
