@@ -92,6 +92,7 @@ help:
 	@echo "  make handout      write the student tree to $(BUILD)/handout/ and check it (harness/GRADING.md)"
 	@echo "  make grade [SUBMISSION=dir] [LABS=9,10] [EXPECTED=dir]   grade this tree or a student's copy"
 	@echo "  make grade-all SUBMISSIONS=dir [-j N]   grade every submission in a folder, into a gradebook"
+	@echo "  make test-kernel KVER=...   the transcript tests on a Debian kernel under qemu (harness/kernel/README.md)"
 	@echo "  make clean        remove $(BUILD)/"
 	@echo "  CC=, CFLAGS= change the build (the warnings and -std=c11 stay); V=1 shows compiler commands"
 	@echo
@@ -148,6 +149,12 @@ grade-all: all
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=dir [-j N]" >&2; exit 2; }
 	@$(NEED_BWRAP)
 	$(PYTHON) harness/grade.py all $(GRADE_OPTS) -j $(or $(JOBS),$(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) '$(SUBMISSIONS)'
+
+# The transcript tests inside a Debian kernel under qemu (harness/kernel/README.md).
+.PHONY: test-kernel
+test-kernel:
+	@test -n "$(KVER)" || { echo "usage: make test-kernel KVER=6.1.0-47-amd64 [USERS=root,user|root|user] [PYTEST_ARGS=...]" >&2; exit 2; }
+	sh harness/kernel/test-kernel.sh '$(KVER)' '$(or $(USERS),root,user)' $(if $(PYTEST_ARGS),'$(PYTEST_ARGS)')
 
 clean:
 	rm -rf $(BUILD)
