@@ -92,6 +92,7 @@ help:
 	@echo "  make handout      write the student tree to $(BUILD)/handout/ and check it (harness/GRADING.md)"
 	@echo "  make grade [SUBMISSION=dir] [LABS=9,10] [EXPECTED=dir]   grade this tree or a student's copy"
 	@echo "  make grade-all SUBMISSIONS=dir [-j N]   grade every submission in a folder, into a gradebook"
+	@echo "  make mutants [LAB=N]   break each lab's mechanism on purpose; every ok: line must turn NOT OK"
 	@echo "  make test-kernel KVER=...   the transcript tests on a Debian kernel under qemu (harness/kernel/README.md)"
 	@echo "  make clean        remove $(BUILD)/"
 	@echo "  CC=, CFLAGS= change the build (the warnings and -std=c11 stay); V=1 shows compiler commands"
@@ -149,6 +150,12 @@ grade-all: all
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=dir [-j N]" >&2; exit 2; }
 	@$(NEED_BWRAP)
 	$(PYTHON) harness/grade.py all $(GRADE_OPTS) -j $(or $(JOBS),$(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) '$(SUBMISSIONS)'
+
+# Every ok: line can fail: build each lab's mutants (labs/NN-slug/lab.toml) and
+# check each one breaks the step it names (harness/mutants.py).  LAB=N: one lab.
+.PHONY: mutants
+mutants: all
+	$(PYTHON) harness/mutants.py $(if $(LAB),--lab '$(LAB)')
 
 # The transcript tests inside a Debian kernel under qemu (harness/kernel/README.md).
 .PHONY: test-kernel
