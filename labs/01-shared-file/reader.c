@@ -1,48 +1,42 @@
 /*
  * reader - the reading half of lab 01 (started by shared-file, never alone).
  *
- * Usage: reader R,W FILE TEXT     R,W: the handshake descriptors (pair_export)
+ * Usage: reader R,W FILE TEXT     R,W: its ends of the handshake pipes
  *
- * Maps FILE MAP_SHARED, then obeys one-byte commands from shared-file:
- * '0' report what offset 0 (the writer's slot) holds, '1' the same for its
- * own slot at READER_AT, 'r' store TEXT in its slot, 'q' unmap and exit.
+ * Maps FILE MAP_SHARED, then obeys one-byte commands from shared-file
+ * (wire.h): '0' report what offset 0 (the writer's slot) holds, '1' the
+ * same for its own slot at READER_AT, 'r' store TEXT in its slot, 'q' unmap
+ * and exit.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define READER_AT 64 /* the reader's slot: the same in shared-file.c and writer.c */
-
-/* Say what a slot holds and send its text to the main program, in a
- * NUL-terminated 48-byte buffer. */
-static void tell(struct pair *boss, const char *slot)
-{
-	char buf[48] = "";
-	snprintf(buf, sizeof buf, "%.*s", (int)sizeof buf - 1, slot);
-	if (buf[0] == '\0')
-		say("reader: sees zero bytes there");
-	else
-		say("reader: sees \"%s\"", buf);
-	pair_send(boss, buf, sizeof buf);
-}
-
 int main(int argc, char **argv)
 {
+	const char *ends, *path, *text;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "FILE", .text = &path, .help = "the file to map" },
+		{ "TEXT", .text = &text, .help = "what to store in its slot on 'r'" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the reading half of lab 01; shared-file starts it");
 	lab_begin(NULL);
-	if (argc != 4)
-		die_msg("usage: reader R,W FILE TEXT (shared-file starts it)");
-	struct pair boss;
-	pair_import(&boss, argv[1]);
+	struct pair lab;
+	pair_import(&lab, ends);
 	size_t ps = page_size();
 
-	int fd = open(argv[2], O_RDWR | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd == -1)
-		die("reader: open %s", argv[2]);
+		die("reader: open %s", path);
 	/* BEGIN SOLUTION */
 	char *m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
@@ -52,18 +46,18 @@ int main(int argc, char **argv)
 	say("reader: mapped the file at {reader_addr=%p}", (void *)m);
 
 	for (;;) {
-		char cmd = pair_wait(&boss);
+		char cmd = pair_wait(&lab);
 		switch (cmd) {
 		case '0':
-			tell(&boss, m);
+			answer_slot(&lab, "reader", m);
 			break;
 		case '1':
-			tell(&boss, m + READER_AT);
+			answer_slot(&lab, "reader", m + READER_AT);
 			break;
 		case 'r':
-			snprintf(m + READER_AT, READER_AT, "%s", argv[3]);
+			snprintf(m + READER_AT, READER_AT, "%s", text);
 			say("reader: stored \"%s\" at offset %d", m + READER_AT, READER_AT);
-			pair_signal(&boss, 'k');
+			pair_signal(&lab, 'k');
 			break;
 		case 'q':
 			if (munmap(m, ps) == -1 || close(fd) == -1)

@@ -16,16 +16,19 @@
  * half of the page.  After the writer exits, a new reader still finds the
  * bytes: they belong to the file, not to a process.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-
 #define WRITER_TEXT "hello from the writer"
 #define READER_TEXT "hello back from the reader"
-#define READER_AT 64 /* the reader's slot: the same in writer.c and reader.c */
 
 /* Send a command, return the one-byte answer. */
 static char ask(struct pair *p, char cmd)
@@ -34,10 +37,11 @@ static char ask(struct pair *p, char cmd)
 	return pair_wait(p);
 }
 
-/* Ask a helper what a slot holds: it answers with a NUL-terminated 48-byte buffer. */
+/* Ask a helper what a slot holds ('0' or '1'): it answers with a
+ * NUL-terminated ANSWER_SIZE-byte buffer (wire.h). */
 static bool sees(struct pair *p, char slot, const char *text)
 {
-	char buf[48];
+	char buf[ANSWER_SIZE];
 	pair_signal(p, slot);
 	pair_recv(p, buf, sizeof buf);
 	return strncmp(buf, text, sizeof buf) == 0;
@@ -53,8 +57,9 @@ static bool file_holds(int fd, off_t at, const char *text)
 	return strcmp(buf, text) == 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char path[128];

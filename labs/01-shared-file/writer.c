@@ -1,49 +1,42 @@
 /*
  * writer - the writing half of lab 01 (started by shared-file, never alone).
  *
- * Usage: writer R,W FILE TEXT     R,W: the handshake descriptors (pair_export)
+ * Usage: writer R,W FILE TEXT     R,W: its ends of the handshake pipes
  *
  * Maps FILE MAP_SHARED, closes the descriptor at once, then obeys one-byte
- * commands from shared-file: 'w' store TEXT at offset 0, '1' report what
- * the reader's slot (offset READER_AT) holds, 'q' exit -- without msync and
- * without munmap.
+ * commands from shared-file (wire.h): 'w' store TEXT at offset 0, '1' report
+ * what the reader's slot (offset READER_AT) holds, 'q' exit -- without msync
+ * and without munmap.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define READER_AT 64 /* the reader's slot: the same in shared-file.c and reader.c */
-
-/* Say what a slot holds and send its text to the main program, in a
- * NUL-terminated 48-byte buffer. */
-static void tell(struct pair *boss, const char *slot)
-{
-	char buf[48] = "";
-	snprintf(buf, sizeof buf, "%.*s", (int)sizeof buf - 1, slot);
-	if (buf[0] == '\0')
-		say("writer: sees zero bytes there");
-	else
-		say("writer: sees \"%s\"", buf);
-	pair_send(boss, buf, sizeof buf);
-}
-
 int main(int argc, char **argv)
 {
+	const char *ends, *path, *text;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "FILE", .text = &path, .help = "the file to map" },
+		{ "TEXT", .text = &text, .help = "what to store at offset 0 on 'w'" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the writing half of lab 01; shared-file starts it");
 	lab_begin(NULL);
-	if (argc != 4)
-		die_msg("usage: writer R,W FILE TEXT (shared-file starts it)");
-	struct pair boss;
-	pair_import(&boss, argv[1]);
+	struct pair lab;
+	pair_import(&lab, ends);
 	size_t ps = page_size();
 
-	int fd = open(argv[2], O_RDWR | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd == -1)
-		die("writer: open %s", argv[2]);
+		die("writer: open %s", path);
 	/* BEGIN SOLUTION */
 	char *m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
@@ -55,15 +48,15 @@ int main(int argc, char **argv)
 	say("writer: mapped the file at {writer_addr=%p}, then closed its descriptor", (void *)m);
 
 	for (;;) {
-		char cmd = pair_wait(&boss);
+		char cmd = pair_wait(&lab);
 		switch (cmd) {
 		case 'w':
-			snprintf(m, READER_AT, "%s", argv[3]); /* plain stores: no system call */
+			snprintf(m, READER_AT, "%s", text); /* plain stores: no system call */
 			say("writer: stored \"%s\" at offset 0; no msync, no munmap", m);
-			pair_signal(&boss, 'k');
+			pair_signal(&lab, 'k');
 			break;
 		case '1':
-			tell(&boss, m + READER_AT);
+			answer_slot(&lab, "writer", m + READER_AT);
 			break;
 		case 'q':
 			say("writer: exits without msync or munmap");

@@ -43,6 +43,12 @@ void pair_child(struct pair *p)
 	p->out = p->to_parent[1];
 }
 
+/* The child's ends as "R,W", for the argument list of a program it execs. */
+static void pair_export(const struct pair *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d,%d", p->in, p->out);
+}
+
 void pair_import(struct pair *p, const char *ends)
 {
 	char tail;
@@ -164,7 +170,7 @@ pid_t spawn_sibling(const char *prog, struct pair *p, ...)
 	if (pid == 0) {
 		if (p) {
 			pair_child(p);
-			snprintf(ends, sizeof ends, "%d,%d", p->in, p->out);
+			pair_export(p, ends, sizeof ends);
 		}
 		execv(exe, argv);
 		die("exec %s", exe);
