@@ -14,13 +14,16 @@
  * fork whose descriptor was closed before the fork.  Mappings never block:
  * the handshake, not a one-microsecond usleep, is what lets the reader see the data.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 typedef struct {
 	char name[4];
@@ -64,8 +67,9 @@ static void child_file(struct pair *p, char *m)
 	_exit(0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	struct pair p;

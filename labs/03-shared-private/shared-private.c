@@ -18,14 +18,17 @@
  * no longer show on that page -- while the other, unwritten page still
  * follows the file.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 static size_t ps;
 
@@ -110,8 +113,9 @@ static void put(int fd, const char *v) /* write() a version at both pages */
 			die("pwrite");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	ps = page_size();
 	char path[128], got[4];

@@ -17,14 +17,17 @@
  * what it saw, so the parent can check it; frame numbers from pagemap are
  * shown only as {pfn=...} because they need CAP_SYS_ADMIN.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
 
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 /* What the child saw, sent to the parent after each command. */
 struct report {
@@ -133,8 +136,9 @@ static const char *file_text(int fd)
 	return buf;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char path[128], path2[128];

@@ -1,13 +1,17 @@
 /*
  * peer - the unrelated process of lab 05 (virt-phys execs it).
  *
- * Usage: peer R,W FILE      (R,W: the handshake descriptors from pair_export)
+ * Usage: peer R,W FILE      (R,W: its ends of the handshake pipes)
  *
  * Maps FILE MAP_SHARED, reads it, reports what its own /proc/self/smaps and
  * pagemap say about the page, then on 'w' writes "hello from peer" and on
  * 'q' leaves.  It shares no memory with the lab except through the file.
  */
-#include "common.h"
+#include "lab.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,23 +19,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Same layout as in virt-phys.c. */
-struct peer_report {
-	uintptr_t addr;
-	uint64_t pfn;
-	long rss_kb, pss_kb, shared_kb;
-	char data[24];
-};
-
 int main(int argc, char **argv)
 {
+	const char *ends, *path;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "FILE", .text = &path, .help = "the file to map" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the unrelated process of lab 05; virt-phys starts it");
 	lab_begin(NULL);
-	if (argc != 3)
-		die_msg("usage: peer R,W FILE");
 	struct pair pr;
-	pair_import(&pr, argv[1]);
+	pair_import(&pr, ends);
 	size_t ps = page_size();
-	int fd = open(argv[2], O_RDWR | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd == -1)
 		die("peer: open");
 	/* BEGIN SOLUTION */

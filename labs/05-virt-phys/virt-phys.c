@@ -15,21 +15,17 @@
  * Frame numbers (pagemap) need CAP_SYS_ADMIN, so they appear only inside
  * {pfn=...}; smaps and the pagemap flags are the evidence anyone can read.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-
-/* Same layout as in peer.c. */
-struct peer_report {
-	uintptr_t addr;
-	uint64_t pfn;
-	long rss_kb, pss_kb, shared_kb;
-	char data[24];
-};
 
 /* Frame numbers are privileged: the verdict goes inside the token. */
 static void frames(const char *a_name, uint64_t a, const char *b_name, uint64_t b)
@@ -49,8 +45,9 @@ static const char *file_text(int fd)
 	return buf;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char path[128];

@@ -14,7 +14,12 @@
  * regular file and a POSIX shm object have names, so unrelated programs do
  * share them.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +29,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-#define PEER_OFF 64 /* where the child or the peer writes; we write at 0 */
 
 /* "zeros" or the text found there, for say(). */
 static const char *seen(const char *p)
@@ -53,8 +56,9 @@ static bool share_with_peer(char *p, const char *mode, const char *target)
 	return got;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	struct stat zst;

@@ -2,33 +2,39 @@
  * peer - the unrelated program of lab 06: dev-zero forks and execs it, so it
  * shares no mapping with the lab, only what it can open by itself.
  *
- * Usage: peer R,W devzero        open /dev/zero itself and map it
+ * Usage: peer R,W devzero ""     open /dev/zero itself and map it
  *        peer R,W fd N           map descriptor N, inherited across exec
  *        peer R,W file PATH      open a regular file by its path and map it
  *        peer R,W shm NAME       shm_open a POSIX object by its name and map it
  *
  * It maps one page MAP_SHARED, says what it reads at offset 0 (where the lab
- * wrote), writes its own text at PEER_OFF, signals 'w' and waits for 'q'
+ * wrote), writes its own text at PEER_OFF (wire.h), signals 'w' and waits for 'q'
  * before it exits, so the lab looks while the peer's mapping still exists.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PEER_OFF 64
-
 int main(int argc, char **argv)
 {
+	const char *ends, *mode, *target;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "MODE", .text = &mode, .help = "devzero, fd, file or shm: what to open and map" },
+		{ "TARGET", .text = &target, .help = "the descriptor (fd), path (file) or name (shm); \"\" for devzero" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the unrelated program of lab 06; dev-zero starts it");
 	lab_begin(NULL);
-	if (argc < 3)
-		die_msg("usage: peer R,W devzero | fd N | file PATH | shm NAME");
 	struct pair pr;
-	pair_import(&pr, argv[1]);
-	const char *mode = argv[2], *target = argc > 3 ? argv[3] : "";
+	pair_import(&pr, ends);
 	size_t ps = page_size();
 
 	int fd;
@@ -36,7 +42,10 @@ int main(int argc, char **argv)
 		fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
 		say("peer: opened /dev/zero itself");
 	} else if (!strcmp(mode, "fd")) {
-		fd = atoi(target);
+		long n;
+		if (!parse_long(target, 0, INT_MAX, &n))
+			die_msg("peer: bad descriptor '%s'", target);
+		fd = (int)n;
 		int fl = fcntl(fd, F_GETFL);
 		if (fl == -1)
 			die("fcntl F_GETFL");

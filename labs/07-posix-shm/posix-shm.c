@@ -13,7 +13,12 @@
  * memory stays while someone still maps it, and a new object under the same
  * name starts empty.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +31,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define REPLY_OFF 64
 #define OTHER_UID 65534
 
 /* Run the sibling program PROG with NAME to the end: "exited 0" etc. */
@@ -56,8 +60,9 @@ static const char *other_user_opens(const char *name)
 	return WEXITSTATUS(status) == 0 ? "opened" : errname(WEXITSTATUS(status));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	umask(022); /* the mode given to shm_open is filtered by the umask */

@@ -5,23 +5,27 @@
  *
  * Opens the existing POSIX shm object NAME by its name only (no O_CREAT),
  * maps all of it, prints the text at offset 0 and writes a reply at
- * REPLY_OFF.  It never saw the writer: the name is all they have in common.
+ * REPLY_OFF (wire.h).  It never saw the writer: the name is all they have
+ * in common.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define REPLY_OFF 64
-
 int main(int argc, char **argv)
 {
+	const char *name;
+	const struct lab_option options[] = {
+		{ "NAME", .text = &name, .help = "the POSIX shm object's name, \"/mmaplab-...\"" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the second unrelated program of lab 07; posix-shm starts it");
 	lab_begin(NULL);
-	if (argc != 2)
-		die_msg("usage: shm-reader NAME");
-	const char *name = argv[1];
 	size_t ps = page_size();
 
 	/* BEGIN SOLUTION */

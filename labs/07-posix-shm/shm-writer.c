@@ -7,7 +7,8 @@
  * page, writes a text at offset 0 and exits WITHOUT shm_unlink: the lab then
  * looks at what is left.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -16,10 +17,13 @@
 
 int main(int argc, char **argv)
 {
+	const char *name;
+	const struct lab_option options[] = {
+		{ "NAME", .text = &name, .help = "the POSIX shm object's name, \"/mmaplab-...\"" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the first unrelated program of lab 07; posix-shm starts it");
 	lab_begin(NULL);
-	if (argc != 2)
-		die_msg("usage: shm-writer NAME");
-	const char *name = argv[1];
 	size_t ps = page_size();
 
 	/* BEGIN SOLUTION */

@@ -12,7 +12,11 @@
  * written by a program that exits: an anonymous mapping leaves nothing to
  * open, a file keeps the data, a POSIX shm object keeps it until shm_unlink.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +27,6 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <unistd.h>
-
 
 /* Run ./writer MODE ARG to the end: "exited 0" etc. */
 static const char *run_writer(const char *mode, const char *arg)
@@ -79,8 +82,9 @@ static void read_text(const char *path, char *buf, size_t size)
 	close(fd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char arg[160];

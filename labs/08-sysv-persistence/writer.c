@@ -5,13 +5,14 @@
  * Usage: writer sysv KEY        find a System V segment by its key, attach, write, detach
  *        writer file PATH       map an existing file MAP_SHARED, write
  *        writer shm NAME        map an existing POSIX shm object, write
- *        writer anon            make a MAP_SHARED|MAP_ANONYMOUS mapping, write
+ *        writer anon ""         make a MAP_SHARED|MAP_ANONYMOUS mapping, write
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -21,14 +22,23 @@ static const char text[] = "hello from the writer";
 
 int main(int argc, char **argv)
 {
+	const char *mode, *arg;
+	const struct lab_option options[] = {
+		{ "MODE", .text = &mode, .help = "sysv, file, shm or anon: what to write into" },
+		{ "ARG", .text = &arg, .help = "the key (sysv), path (file) or name (shm); \"\" for anon" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the short-lived program of lab 08; sysv-persistence starts it");
 	lab_begin(NULL);
-	if (argc < 2)
-		die_msg("usage: writer sysv KEY | file PATH | shm NAME | anon");
-	const char *mode = argv[1], *arg = argc > 2 ? argv[2] : "";
+	if (strcmp(mode, "sysv") && strcmp(mode, "file") && strcmp(mode, "shm") && strcmp(mode, "anon"))
+		die_msg("writer: unknown mode '%s'", mode);
 	size_t ps = page_size();
 
 	if (!strcmp(mode, "sysv")) {
-		key_t key = (key_t)strtol(arg, NULL, 0);
+		long k;
+		if (!parse_long(arg, INT_MIN, INT_MAX, &k))
+			die_msg("writer: bad key '%s'", arg);
+		key_t key = (key_t)k;
 		/* BEGIN SOLUTION */
 		int id = shmget(key, 0, 0);
 		if (id == -1)

@@ -11,15 +11,18 @@
  * 0 is refused up front (EINVAL).  One byte past the end of the *mapping*
  * is a different fault: SIGSEGV with SEGV_MAPERR.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
 
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char path[128];

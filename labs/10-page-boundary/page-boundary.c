@@ -14,7 +14,10 @@
  * printed lines), catching the fault where their program died with "Bus
  * error", then maps every page and checks the file with read().
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +26,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 typedef struct {
 	char name[4];
@@ -49,26 +51,15 @@ static const char *expect(size_t page, size_t covered_pages)
 	return page <= covered_pages ? "ok" : page <= MAP_PAGES ? "SIGBUS (BUS_ADRERR)" : "SIGSEGV (SEGV_MAPERR)";
 }
 
-/* --offset-pages=N, default 0. */
-static long offset_pages(int argc, char **argv)
-{
-	const char *opt = "--offset-pages=";
-	size_t len = strlen(opt);
-	char *end = NULL;
-	long n = 0;
-	if (argc == 2 && strncmp(argv[1], opt, len) == 0) {
-		errno = 0;
-		n = strtol(argv[1] + len, &end, 10);
-	}
-	if (argc > 2 || (argc == 2 && (!end || end == argv[1] + len || *end || errno || n < 0 || n > 1000000)))
-		die_msg("usage: page-boundary [--offset-pages=N]   (0 <= N <= 1000000)");
-	return n;
-}
-
 int main(int argc, char **argv)
 {
+	long n = 0;
+	const struct lab_option options[] = {
+		{ "--offset-pages=N", &n, 0, 1000000, .help = "map the file from page N on" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, LAB_TITLE);
 	lab_begin(LAB_TITLE);
-	long n = offset_pages(argc, argv);
 	size_t ps = page_size(), per_page = ps / sizeof(people);
 	off_t size = (off_t)(2 * ps - TAIL_GAP), offset = (off_t)n * (off_t)ps;
 	/* The part of the file the mapping covers, in bytes and in whole pages. */

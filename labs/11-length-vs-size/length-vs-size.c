@@ -17,17 +17,16 @@
  * tmpfs never writes it out), so the lab forces the write-back itself.
  * The notes' ten-second sleep is replaced by a pipe handshake.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-
-typedef struct {
-	char name[4];
-	int age;
-} people; /* the notes' record: 8 bytes */
 
 /* Run the reader to the end; it reports how many records it found intact
  * (what the writer stored) and how many all zero. */
@@ -58,12 +57,13 @@ static int read_records(int fd, int *intact)
 		die("pread");
 	*intact = 0;
 	for (int i = 0; i < n / (ssize_t)sizeof(people); i++)
-		*intact += buf[i].name[0] == 'a' + i && buf[i].name[1] == '\0' && buf[i].age == 20 + i;
+		*intact += as_written(&buf[i], i);
 	return (int)(n / (ssize_t)sizeof(people));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	char file[128];
 	unique_name("people", file, sizeof file);

@@ -11,30 +11,34 @@
  * {past_eof=...} token instead.  Then it sends the lab two bytes: how many
  * records hold what the writer stored, and how many are all zero.
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-typedef struct {
-	char name[4];
-	int age;
-} people; /* the notes' record: 8 bytes */
-
 int main(int argc, char **argv)
 {
+	const char *ends, *path;
+	bool token = false;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "FILE", .text = &path, .help = "the file of records to map" },
+		{ "--past-eof-as-token", .flag = &token, .help = "sum records 6-10 up in one {past_eof=...} token" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the notes' map_normalfile2 for lab 11; length-vs-size starts it");
 	lab_begin(NULL);
-	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--past-eof-as-token") != 0))
-		die_msg("usage: reader R,W FILE [--past-eof-as-token]");
 	struct pair lab;
-	pair_import(&lab, argv[1]);
-	bool token = argc == 4;
+	pair_import(&lab, ends);
 
-	int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
-		die("open %s", argv[2]);
+		die("open %s", path);
 	/* BEGIN SOLUTION */
 	people *p_map = mmap(NULL, sizeof(people) * 10, PROT_READ, MAP_SHARED, fd, 0);
 	/* END SOLUTION */
@@ -47,7 +51,7 @@ int main(int argc, char **argv)
 	static const people zero;
 	int intact = 0, zeros = 0, tail_intact = 0, tail_zeros = 0;
 	for (int i = 0; i < 10; i++) {
-		bool ok = p_map[i].name[0] == 'a' + i && p_map[i].name[1] == '\0' && p_map[i].age == 20 + i;
+		bool ok = as_written(&p_map[i], i);
 		bool nothing = !memcmp(&p_map[i], &zero, sizeof zero);
 		intact += ok;
 		zeros += nothing;

@@ -2,7 +2,7 @@
  * writer - the source notes' map_normalfile1, run by length-vs-size as a
  * separate program.
  *
- * Usage: writer R,W FILE     (R,W: the handshake descriptors, pair_export)
+ * Usage: writer R,W FILE     (R,W: its ends of the handshake pipes)
  *
  * Creates FILE fresh with room for 5 records (seek to the last byte, write
  * one ' '), maps 10 records MAP_SHARED, closes the descriptor, fills all 10
@@ -10,29 +10,32 @@
  * seconds it waits for the lab to send 'u', then unmaps (no msync) and says
  * "umap ok".
  */
-#include "common.h"
+#include "lab.h"
+#include "options.h"
+#include "proc.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-typedef struct {
-	char name[4];
-	int age;
-} people; /* the notes' record: 8 bytes */
-
 int main(int argc, char **argv)
 {
+	const char *ends, *path;
+	const struct lab_option options[] = {
+		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
+		{ "FILE", .text = &path, .help = "the file to create (it must not exist)" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the notes' map_normalfile1 for lab 11; length-vs-size starts it");
 	lab_begin(NULL);
-	if (argc != 3)
-		die_msg("usage: writer R,W FILE");
 	struct pair lab;
-	pair_import(&lab, argv[1]);
+	pair_import(&lab, ends);
 
-	int fd = open(argv[2], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1)
-		die("open %s", argv[2]);
+		die("open %s", path);
 	if (lseek(fd, sizeof(people) * 5 - 1, SEEK_SET) == -1)
 		die("lseek");
 	if (write(fd, " ", 1) != 1)

@@ -19,7 +19,11 @@
  * MS_ASYNC together are EINVAL, and MS_INVALIDATE neither discards your
  * stores nor re-reads the file: there is one copy, the page cache.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +31,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 static const char *pages(long kb)
 {
@@ -49,8 +52,9 @@ static struct smaps show(const char *when, const void *p)
 
 static bool dirty(struct smaps s) { return s.shared_dirty + s.private_dirty > 0; }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 	char path[128];

@@ -13,7 +13,10 @@
  * fd 0, munmap of part of a mapping or with another length).  Faults are
  * caught with the probe; guard holes make them deterministic.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "observe.h"
+#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
 
 static size_t ps;
 
@@ -65,8 +67,9 @@ static char *reserve(size_t n)
 	return r;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	ps = page_size();
 	char path[128];

@@ -25,8 +25,11 @@
  *
  * Every wait has a deadline; nothing here sleeps for a fixed time.
  */
-#include "common.h"
-#include "../14-sync/shm_com.h" /* beside this file; spelt so -Ilabs/common finds it too */
+#include "lab.h"
+#include "names.h"
+#include "options.h"
+#include "proc.h"
+#include "shm_com.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,7 +42,6 @@
 #include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
-
 
 #define N 100000          /* increments per process */
 #define LEAD 1000         /* how far one process may run ahead of the other */
@@ -327,8 +329,9 @@ static void condition_variable(struct shared *s)
 	pt(pthread_mutex_destroy(&s->cv_mutex), "pthread_mutex_destroy");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	lab_options(argc, argv, NULL, LAB_TITLE);
 	lab_begin(LAB_TITLE);
 	size_t ps = page_size();
 

@@ -8,23 +8,24 @@
  * in, post "filled".  No flag polling, no sleep: the semaphores do both
  * the waiting and the ordering.
  */
-#include "common.h"
-#include "../14-sync/shm_com.h" /* beside this file; spelt so -Ilabs/common finds it too */
+#include "lab.h"
+#include "options.h"
+#include "shm_com.h"
 
+#include <limits.h>
 #include <semaphore.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/shm.h>
 
 int main(int argc, char **argv)
 {
+	long key;
+	const struct lab_option options[] = {
+		{ "KEY", &key, INT_MIN, INT_MAX, .help = "the System V key of sync's segment" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, "the writing half of lab 14's System V exchange; sync starts it");
 	lab_begin(NULL);
-	char *end;
-	if (argc != 2)
-		die_msg("usage: writer KEY");
-	long key = strtol(argv[1], &end, 10);
-	if (*argv[1] == '\0' || *end != '\0')
-		die_msg("writer: bad key '%s'", argv[1]);
 
 	int id = shmget((key_t)key, 0, 0);
 	if (id == -1)

@@ -14,17 +14,19 @@
  * the window and unmaps it; an empty file needs no mapping at all.  Each copy
  * is checked by read()ing both files and comparing them byte for byte.
  */
-#include "common.h"
+#include "lab.h"
+#include "names.h"
+#include "options.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 
 struct size { long pages, bytes; }; /* pages * page_size() + bytes */
 
@@ -48,27 +50,43 @@ static const char *size_str(struct size s)
 	return buf;
 }
 
-/* "64p", "p-1", "3p+5", a plain byte count */
-static struct size parse_size(const char *word)
+/* "64p", "p-1", "3p+5", a plain byte count: false when the word is none
+ * of these (or a negative size). */
+static bool parse_size(const char *word, struct size *s)
 {
-	struct size s = { 0, 0 };
-	const char *w = word;
-	char *end;
-	const char *p = strchr(w, 'p');
+	*s = (struct size){ 0, 0 };
+	const char *p = strchr(word, 'p');
 	if (p) {
-		s.pages = p == w ? 1 : strtol(w, &end, 10);
-		if (p != w && end != p)
-			die_msg("bad size '%s'", word);
-		w = p + 1;
-		if (*w == '\0')
-			return s;
-		if (*w != '+' && *w != '-')
-			die_msg("bad size '%s'", word);
+		char pages[16];
+		size_t n = (size_t)(p - word);
+		if (n >= sizeof pages)
+			return false;
+		memcpy(pages, word, n);
+		pages[n] = '\0';
+		if (n == 0)
+			s->pages = 1;
+		else if (!parse_long(pages, 0, 1000000, &s->pages))
+			return false;
+		if (p[1] == '\0')
+			return true;
+		if (p[1] != '-' && !(p[1] == '+' && p[2] != '-'))
+			return false;
+		word = p[1] == '+' ? p + 2 : p + 1;
 	}
-	s.bytes = strtol(w, &end, 10);
-	if (*end != '\0' || end == w || bytes_of(s) < 0)
-		die_msg("bad size '%s'", word);
-	return s;
+	return parse_long(word, -1000000000, 1000000000, &s->bytes) && bytes_of(*s) >= 0;
+}
+
+/* Every size in the list, or the program stops before it makes anything. */
+static void check_sizes(const char *list)
+{
+	char *copy = strdup(list);
+	if (!copy)
+		die("strdup");
+	struct size s;
+	for (char *save, *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		if (!parse_size(w, &s))
+			die_msg("--sizes: bad size '%s' (bytes, or pages: Np, Np+B, Np-B, p = 1 page)", w);
+	free(copy);
 }
 
 /* FNV-1a over the whole file, read() in chunks; the length goes to *len. */
@@ -152,18 +170,17 @@ static long copy_by_windows(int src, int dst, off_t size, size_t w, size_t *wide
 
 int main(int argc, char **argv)
 {
-	lab_begin(LAB_TITLE);
-	ps = page_size();
 	const char *list = "0,1,p-1,p,p+1,256p";
 	long wpages = 16;
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "--sizes=", 8))
-			list = argv[i] + 8;
-		else if (!strncmp(argv[i], "--window-pages=", 15) && (wpages = atol(argv[i] + 15)) > 0)
-			continue;
-		else
-			die_msg("usage: copy-file [--sizes=LIST] [--window-pages=N]");
-	}
+	const struct lab_option options[] = {
+		{ "--sizes=LIST", .text = &list, .help = "file sizes to copy, comma-separated: bytes, or pages as Np, Np+B, Np-B" },
+		{ "--window-pages=N", &wpages, 1, 1000000, .help = "pages mapped of each file at a time" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, LAB_TITLE);
+	ps = page_size();
+	check_sizes(list);
+	lab_begin(LAB_TITLE);
 	char src_path[128], dst_path[128];
 	unique_name("source", src_path, sizeof src_path);
 	unique_name("copy", dst_path, sizeof dst_path);
@@ -186,7 +203,8 @@ int main(int argc, char **argv)
 	if (!copy)
 		die("strdup");
 	for (char *save, *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		struct size s = parse_size(w);
+		struct size s;
+		parse_size(w, &s); /* checked by check_sizes() */
 		size = bytes_of(s);
 		struct size win = { wpages, 0 };
 		step("Copy a file of %s, windows of %s.", size_str(s), size_str(win));
