@@ -169,18 +169,40 @@ clean:
 FORCE:
 
 # ---- BENCH (lab 16): shared memory against pipes, sockets, queues and memcpy, measured ----
-# `make bench` runs labs/16-speed in bench mode (under two minutes), prints tables, ratios,
-# verdicts on the source notes' claims and PASS/MISS per target, and writes
+# `make bench` times lab 16's channels and experiments (under two minutes) and prints tables,
+# ratios, verdicts on the source notes' claims and PASS/MISS per target; it writes
 # $(BUILD)/bench/results.csv and, with gnuplot, $(BUILD)/bench/throughput.png.
 # Producer and consumer are pinned to CPUs 0 and 1; `make bench PIN=` leaves them to the
 # scheduler.  ARGS=... passes more options (--reps N, --ring-kib N, --chunk-kib N).
 # Exit status: non-zero only when a channel delivered wrong data or timed out (a MISS is not an error).
+#
+# The tool is harness/bench/*.c (the method: rounds, statistics, tables, CSV, plot, verdicts)
+# linked with the lab's own shared sources (labs/16-speed: channels, ring, runs, pages), so the
+# bench measures exactly the code the lab checks.  `make all` builds it too, so it never rots.
 PIN ?= --pin
-bench: $(BUILD)/16-speed/speed
-	@mkdir -p $(BUILD)/bench
-	@out=$$(cd $(BUILD)/bench && pwd); prog=$$(cd $(BUILD)/16-speed && pwd)/speed; \
+BENCH_LAB  := 16-speed
+BENCH_BIN  := $(BUILD)/bench/speed-bench
+BENCH_OBJS := $(patsubst harness/bench/%.c,$(BUILD)/bench/%.o,$(wildcard harness/bench/*.c))
+BENCH_DEFS := -Ilabs/$(BENCH_LAB) -DLAB_NUMBER='"$(firstword $(subst -, ,$(BENCH_LAB)))"' -DLAB_TITLE='"$($(BENCH_LAB).title)"'
+
+$(BUILD)/bench/%.o: harness/bench/%.c $(FLAGS_STAMP) labs/labs.mk
+	@mkdir -p $(@D)
+	$(call say_cc,CC,$@)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(BENCH_DEFS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# $(BENCH_LAB).shared: the lab's sources that are not programs (from lab-rules above).
+$(BENCH_BIN): $(BENCH_OBJS) $(patsubst labs/%.c,$(BUILD)/%.o,$($(BENCH_LAB).shared)) $(COMMON_OBJS)
+	$(call say_cc,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(BENCH_OBJS:.o=.d)
+
+all: $(BENCH_BIN)
+
+bench: $(BENCH_BIN)
+	@out=$$(cd $(BUILD)/bench && pwd); prog=$$out/$(notdir $(BENCH_BIN)); \
 	work=$$(mktemp -d "$${TMPDIR:-/tmp}/mmaplab-bench.XXXXXX") || exit 2; rm -f "$$out/throughput.gp"; \
-	(cd "$$work" && "$$prog" --bench $(PIN) --csv "$$out/results.csv" --gnuplot "$$out/throughput.gp" $(ARGS)); \
+	(cd "$$work" && "$$prog" $(PIN) --csv "$$out/results.csv" --gnuplot "$$out/throughput.gp" $(ARGS)); \
 	status=$$?; rm -rf "$$work"; \
 	if [ -s "$$out/throughput.gp" ]; then \
 	  if command -v gnuplot >/dev/null 2>&1; then \

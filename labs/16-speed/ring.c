@@ -1,0 +1,208 @@
+/*
+ * ring.c - the shared-memory ring of lab 16 (see ring.h).
+ *
+ * Writing is: wait for room, memcpy into the ring, publish the new head.
+ * Reading is: wait for data, memcpy out of the ring, publish the new tail.
+ * The publishing is where the lab's exercise is: the memory order that
+ * makes the bytes visible with the index, and the wake-up of a sleeper.
+ */
+#include "lab.h"
+#include "ring.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void ring_reset(struct ring *r)
+{
+	atomic_store(&r->head, 0);
+	atomic_store(&r->tail, 0);
+	atomic_store(&r->reader_sleeps, 0);
+	atomic_store(&r->writer_sleeps, 0);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	/* Not FUTEX_PRIVATE_FLAG: the word is in a MAP_SHARED mapping seen by two processes. */
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	if (futex(addr, FUTEX_WAKE, 1, NULL) == -1)
+		die("futex(FUTEX_WAKE)");
+}
+
+/* Wait until *word != old.  Spinning: poll, pausing; every 1024 polls look
+ * at the clock and give the CPU away once (sched_yield, not a sleep) in case
+ * the other side is queued behind us.  Blocking: announce in *sleeps, look
+ * again, then FUTEX_WAIT (the kernel rechecks *word == old atomically).
+ * Returns -1 at the deadline, or when the other side has not moved for
+ * `stall` seconds: a broken ring fails fast, a slow one does not. */
+static int ring_wait(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeps, bool spin,
+		     double stall, double deadline)
+{
+	double stalled = now() + stall;
+	if (stalled < deadline)
+		deadline = stalled;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(word, memory_order_acquire) != old)
+			return 0;
+		if (spin) {
+			cpu_relax();
+			if ((i & 1023) == 0) {
+				if (now() > deadline)
+					return -1;
+				sched_yield();
+			}
+			continue;
+		}
+		atomic_store(sleeps, 1); /* seq_cst: ordered before the load below */
+		if (atomic_load(word) == old) {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			if (futex(word, FUTEX_WAIT, old, &ts) == -1 && errno != EAGAIN && errno != EINTR &&
+			    errno != ETIMEDOUT)
+				die("futex(FUTEX_WAIT)");
+		}
+		atomic_store_explicit(sleeps, 0, memory_order_relaxed);
+		if (now() > deadline && atomic_load(word) == old)
+			return -1;
+	}
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+/* Bytes the writer may fill now at e->pos, without wrapping and at most
+ * want (and chunk); waits while the ring is full.  0 on a timeout. */
+static size_t writable(struct ring_end *e, size_t want, double deadline)
+{
+	struct ring *r = e->r;
+	uint32_t room = e->cap - (e->pos - e->seen);
+	while (room == 0) {
+		e->seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+		room = e->cap - (e->pos - e->seen);
+		if (room == 0 && ring_wait(&r->tail, e->seen, &r->writer_sleeps, e->spin, e->stall, deadline))
+			return 0;
+	}
+	size_t off = e->pos & (e->cap - 1), n = want;
+	if (n > room)
+		n = room;
+	if (n > e->cap - off)
+		n = e->cap - off;
+	if (n > e->chunk)
+		n = e->chunk;
+	return n;
+}
+
+/* The bytes up to e->pos are written: hand them to the reader. */
+static void publish_head(struct ring_end *e)
+{
+	struct ring *r = e->r;
+	/* BEGIN SOLUTION */
+	/* The release store orders the memcpy into the ring before the new
+	 * head, so a reader that sees head also sees the bytes. */
+	atomic_store_explicit(&r->head, e->pos, memory_order_release);
+	if (!e->spin) {
+		/* Store head, then load reader_sleeps: a full fence, or the
+		 * reader could go to sleep on the old head and never wake. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&r->reader_sleeps, memory_order_relaxed))
+			futex_wake(&r->head);
+	}
+	/* END SOLUTION */
+	//> /* TODO: publish e->pos as the new head (which memory order?), and wake a reader sleeping on the futex */
+	//> (void)r;
+	//> (void)futex_wake; /* yours to call */
+}
+
+int ring_send(struct ring_end *e, const void *buf, size_t len, double deadline)
+{
+	const unsigned char *src = buf;
+	while (len > 0) {
+		size_t n = writable(e, len, deadline);
+		if (n == 0)
+			return -1;
+		memcpy(e->r->data + (e->pos & (e->cap - 1)), src, n);
+		src += n;
+		len -= n;
+		e->pos += (uint32_t)n;
+		publish_head(e);
+	}
+	return 0;
+}
+
+/* ---- the reader --------------------------------------------------------- */
+
+/* Bytes the reader may take now at e->pos, without wrapping and at most
+ * want; waits while the ring is empty.  0 on a timeout. */
+static size_t readable(struct ring_end *e, size_t want, double deadline)
+{
+	struct ring *r = e->r;
+	uint32_t avail = e->seen - e->pos;
+	while (avail == 0) {
+		e->seen = atomic_load_explicit(&r->head, memory_order_acquire);
+		avail = e->seen - e->pos;
+		if (avail == 0 && ring_wait(&r->head, e->pos, &r->reader_sleeps, e->spin, e->stall, deadline))
+			return 0;
+	}
+	size_t off = e->pos & (e->cap - 1), n = want;
+	if (n > avail)
+		n = avail;
+	if (n > e->cap - off)
+		n = e->cap - off;
+	return n;
+}
+
+/* The bytes up to e->pos are read: give their space back to the writer. */
+static void publish_tail(struct ring_end *e)
+{
+	struct ring *r = e->r;
+	/* BEGIN SOLUTION */
+	/* Release: our reads of that space are done before the writer may
+	 * reuse it; then wake a writer that sleeps because the ring was full. */
+	atomic_store_explicit(&r->tail, e->pos, memory_order_release);
+	if (!e->spin) {
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&r->writer_sleeps, memory_order_relaxed))
+			futex_wake(&r->tail);
+	}
+	/* END SOLUTION */
+	//> /* TODO: give the consumed bytes back to the writer (the new tail), and wake it if it sleeps */
+	//> (void)r;
+}
+
+int ring_recv(struct ring_end *e, void *buf, size_t len, double deadline)
+{
+	unsigned char *dst = buf;
+	while (len > 0) {
+		size_t n = readable(e, len, deadline);
+		if (n == 0)
+			return -1;
+		memcpy(dst, e->r->data + (e->pos & (e->cap - 1)), n);
+		dst += n;
+		len -= n;
+		e->pos += (uint32_t)n;
+		publish_tail(e);
+	}
+	return 0;
+}
