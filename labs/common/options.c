@@ -71,7 +71,7 @@ static _Noreturn void help(const struct lab_option *table, const char *about)
 			printf(" (%ld to %ld, default %ld)", o->min, o->max, *o->number);
 		else if (o->number)
 			printf(" (%ld to %ld)", o->min, o->max);
-		else if (o->text && *o->text && is_option(o))
+		else if (o->text && is_option(o) && *o->text)
 			printf(" (default \"%s\")", *o->text);
 		putchar('\n');
 	}
