@@ -5,9 +5,11 @@
         lab.slug, lab.number, lab.title   # "09-sigbus-eof", 9, "SIGBUS past end of file"
         lab.programs, lab.entry           # ["sigbus-eof"], "sigbus-eof"
         lab.sources()                     # every .c of the folder (the student owns them)
-        lab.transcripts(expected_dir)     # expected/09-sigbus-eof[.VARIANT].txt
+        lab.transcripts(expected_dir)     # expected/09-sigbus-eof[.VARIANT].txt, those there are
+        lab.transcript_path("offset-1")   # expected/10-page-boundary.offset-1.txt, to write
         lab.note                          # notes/09-sigbus-eof.md
         lab.program_path(build, "x")      # build/09-sigbus-eof/x (as the Makefile builds it)
+    labs.common_objects(build)            # build/common/*.o, from labs/common/*.c
 
 Standard library only.  The Makefile includes labs/labs.mk; this module reads
 the same lines (`ALL_LABS += slug`, `slug.title := ...`, `slug.programs := ...`).
@@ -64,6 +66,11 @@ class Lab:
             if not rest or rest.startswith("."):
                 out.append(p)
         return out
+
+    def transcript_path(self, variant="", expected_dir=None):
+        """Where the transcript of a variant ("" for the lab's only one) goes."""
+        d = Path(expected_dir) if expected_dir else self.root / "expected"
+        return d / (self.slug + (f".{variant}" if variant else "") + ".txt")
 
     def program_path(self, build, program=None):
         """Where the Makefile puts a program: BUILD/NN-slug/program."""
@@ -122,6 +129,12 @@ def get(number, root=ROOT):
         if lab.number == int(s):
             return lab
     raise LabError(f"no lab {s}: 'make help' lists the labs")
+
+
+def common_objects(build, root=ROOT):
+    """What the Makefile compiles from labs/common/*.c and links into every
+    program: BUILD/common/NAME.o."""
+    return [Path(build) / "common" / (p.stem + ".o") for p in sorted((Path(root) / "labs" / "common").glob("*.c"))]
 
 
 def build_dir(root=ROOT):

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""mmaplabs: find the labs, run them, normalise and compare their transcripts.
+"""mmaplabs: the labs' transcripts: read them, run a lab against one, compare.
 
 Standard library only, so `make memcheck` and `make expected` need no pytest.
+Which labs there are comes from harness/labs.py (labs/labs.mk); every run goes
+through harness/runner.py at its plain level, the path the grader takes too.
 
 Transcripts (expected/NN-slug.txt, or expected/NN-slug.VARIANT.txt for a lab
 with several) start with the command that produced them, like a terminal:
@@ -20,55 +22,35 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import labs as labdesc  # noqa: E402
+import labs  # noqa: E402
+import runner  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = ROOT / "expected"
-LAB_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
+ROOT = labs.ROOT
 VOLATILE = re.compile(r"\{([a-z][a-z0-9_-]*)=[^{}\n]*\}")
 STEP_RE = re.compile(r"^\[(\d+)\] ", re.M)
-DEFAULT_TIMEOUT = float(os.environ.get("MMAPLABS_TIMEOUT", "60"))
-OUTPUT_LIMIT = 1 << 20  # bytes of stdout (and of stderr) kept from one run
+
+
+def lab_timeout():
+    """The time limit of one lab run: MMAPLABS_TIMEOUT seconds, else a minute
+    on a quiet machine (the slowest lab takes a few seconds)."""
+    if os.environ.get("MMAPLABS_TIMEOUT"):
+        return float(os.environ["MMAPLABS_TIMEOUT"])
+    return runner.seconds(60)
 
 
 class TranscriptError(Exception):
     """An expected transcript that cannot be used, with a message saying why."""
 
 
-def build_dir():
-    return labdesc.build_dir(ROOT)
-
-
-def labs():
-    """Lab folder names, in curriculum order (labs/labs.mk)."""
-    return labdesc.slugs(ROOT)
-
-
-def lab_for(number):
-    """'3' or '03' -> '03-...'; raises KeyError with a readable message."""
-    try:
-        return labdesc.get(number, ROOT).slug
-    except labdesc.LabError as e:
-        raise KeyError(str(e)) from None
-
-
-def entry_program(slug):
-    return labdesc.read(ROOT)[slug].entry
-
-
 @dataclass
 class Variant:
-    lab: str          # "10-page-boundary"
+    lab: labs.Lab     # the lab (labs/labs.mk)
     name: str         # "" for a lab's only transcript, else the VARIANT part
     path: Path        # the expected transcript
     args: list = field(default_factory=list)
@@ -76,38 +58,35 @@ class Variant:
 
     @property
     def id(self):
-        return self.lab + (f".{self.name}" if self.name else "")
+        return self.lab.slug + (f".{self.name}" if self.name else "")
 
     def command(self):
-        return shlex.join([entry_program(self.lab)] + self.args)
+        return shlex.join([self.lab.entry] + self.args)
 
 
 def parse_transcript(lab, text, path="transcript"):
-    """Split an expected transcript into (args, body); explain what is wrong."""
+    """Split an expected transcript of a Lab into (args, body); explain what is wrong."""
     first, sep, body = text.partition("\n")
     if not first.startswith("$ "):
-        raise TranscriptError(f"{path}: the first line must be the command, '$ {entry_program(lab)} ...', not {first[:60]!r}")
+        raise TranscriptError(f"{path}: the first line must be the command, '$ {lab.entry} ...', not {first[:60]!r}")
     try:
         words = shlex.split(first[2:])
     except ValueError as e:
         raise TranscriptError(f"{path}: cannot read the command line: {e}") from None
-    if not words or words[0] != entry_program(lab):
-        raise TranscriptError(f"{path}: the command must run '{entry_program(lab)}', not {words[:1]}")
+    if not words or words[0] != lab.entry:
+        raise TranscriptError(f"{path}: the command must run '{lab.entry}', not {words[:1]}")
     if not sep:
         raise TranscriptError(f"{path}: no transcript after the command line")
     return words[1:], body
 
 
-def variants(lab, expected_dir=EXPECTED):
-    """Every transcript of a lab: expected/LAB.txt and expected/LAB.NAME.txt."""
+def variants(lab, expected_dir=None):
+    """Every transcript of a Lab (lab.transcripts(): expected/SLUG[.NAME].txt), read."""
     out = []
-    for p in sorted(Path(expected_dir).glob(lab + "*.txt")):
-        rest = p.name[len(lab):-len(".txt")]
-        if rest and not rest.startswith("."):
-            continue  # another lab whose name starts like this one
+    for p in lab.transcripts(expected_dir):
         text = p.read_text(encoding="utf-8", errors="surrogateescape")
         args, body = parse_transcript(lab, text, p)
-        out.append(Variant(lab, rest[1:], p, args, body))
+        out.append(Variant(lab, p.name[len(lab.slug) + 1:-len(".txt")], p, args, body))
     return out
 
 
@@ -130,163 +109,15 @@ def diff(expected, actual, label="transcript"):
         f"expected/{label}", f"actual/{label}", n=3))
 
 
-# ---- running ---------------------------------------------------------------
+# ---- running ----------------------------------------------------------------
 
-def _run_token():
-    """A short token for one run: labs put it in their /dev/shm names and in
-    the top bits of their System V keys (labs/common: run_token), so only this
-    run's leftovers are reported and removed, never another run's objects."""
-    return "r" + os.urandom(4).hex()
-
-
-def _token_hash(token):
-    h = 0
-    for c in token.encode():
-        h = (h * 31 + c) & 0xFFFFFFFF
-    return h & 0x7FFF
-
-
-def _sysv_segments():
-    """{shmid: (key, nattch, cpid)} from /proc/sysvipc/shm."""
-    segs = {}
-    try:
-        with open("/proc/sysvipc/shm") as f:
-            next(f)
-            for line in f:
-                w = line.split()
-                segs[int(w[1])] = (int(w[0]) & 0xFFFFFFFF, int(w[6]), int(w[4]))
-    except (FileNotFoundError, StopIteration):
-        pass
-    return segs
-
-
-def _ours(token, before):
-    """This run's System V segments: keyed with the run's token, or private
-    (key 0), unattached and created by a process that is gone."""
-    h = _token_hash(token)
-    out = []
-    for shmid, (key, nattch, cpid) in _sysv_segments().items():
-        if shmid in before:
-            continue
-        if key and (key >> 16) & 0x7FFF == h:
-            out.append(shmid)
-        elif key == 0 and nattch == 0 and not os.path.exists(f"/proc/{cpid}"):
-            out.append(shmid)
-    return sorted(out)
-
-
-@dataclass
-class Result:
-    argv: list
-    stdout: str
-    stderr: str
-    returncode: int
-    timed_out: bool
-    seconds: float
-    leftovers: list   # what the run left behind (and the harness removed)
-
-
-def run_program(argv, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
-    """Run argv in its own process group, in a fresh directory (or cwd).
-
-    On timeout the whole group is killed.  Afterwards, report and remove what
-    it left behind: files in its directory, /dev/shm/mmaplab-* names, System V
-    segments, processes still in its group."""
-    own_dir = cwd is None
-    cwd = cwd or tempfile.mkdtemp(prefix="mmaplab-test.")
-    token = _run_token()
-    env = dict(os.environ if env is None else env, MMAPLAB_RUN=token)
-    sysv_before = set(_sysv_segments())
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    readers = [_Reader(proc.stdout), _Reader(proc.stderr)]
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _killpg(proc.pid)
-        proc.wait()
-    # A process that outlives the lab may still hold the pipes open: give the
-    # output a moment to drain, then the group's survivors are killed below.
-    drain_until = time.monotonic() + 1.0
-    for r in readers:
-        r.join(max(0.0, drain_until - time.monotonic()))
-    leftovers = []
-    if _killpg(proc.pid):
-        leftovers.append("processes still running in the lab's process group (killed)")
-    out, err = (r.finish() for r in readers)
-    seconds = time.monotonic() - start
-    if own_dir:
-        files = sorted(os.listdir(cwd))
-        if files:
-            leftovers.append("files left in the work directory: " + ", ".join(files))
-        shutil.rmtree(cwd, ignore_errors=True)
-    try:
-        names = sorted(n for n in os.listdir("/dev/shm") if n.startswith(f"mmaplab-{token}-"))
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        leftovers.append(f"/dev/shm/{name} left behind (removed)")
-        try:
-            os.unlink("/dev/shm/" + name)
-        except OSError:
-            pass
-    for shmid in _ours(token, sysv_before):
-        leftovers.append(f"System V segment {shmid} left behind (removed)")
-        subprocess.run(["ipcrm", "-m", str(shmid)], stderr=subprocess.DEVNULL)
-    dec = lambda b: b.decode("utf-8", errors="backslashreplace")
-    return Result(list(argv), dec(out), dec(err), proc.returncode, timed_out, seconds, leftovers)
-
-
-class _Reader(threading.Thread):
-    """Drain one pipe; keep at most OUTPUT_LIMIT bytes, count the rest."""
-
-    def __init__(self, pipe):
-        super().__init__(daemon=True)
-        self.pipe, self.chunks, self.kept, self.dropped = pipe, [], 0, 0
-        self.start()
-
-    def run(self):
-        while True:
-            b = self.pipe.read1(65536) if hasattr(self.pipe, "read1") else self.pipe.read(65536)
-            if not b:
-                break
-            room = OUTPUT_LIMIT - self.kept
-            self.chunks.append(b[:room])
-            self.kept += min(len(b), room)
-            self.dropped += max(0, len(b) - room)
-
-    def finish(self):
-        self.join(5)
-        data = b"".join(self.chunks)
-        if self.dropped:
-            data += b"\n[... %d more bytes of output not kept]\n" % self.dropped
-        return data
-
-
-def _killpg(pgid):
-    """SIGKILL a process group; True if anything was in it."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def program_path(lab):
-    return labdesc.read(ROOT)[lab].program_path(build_dir())
-
-
-def run_variant(v, timeout=DEFAULT_TIMEOUT, prefix=()):
-    prog = program_path(v.lab)
+def run_variant(v, timeout=None, prefix=()):
+    """Run a variant's command with the lab's entry program as built
+    (BUILD/NN-slug/prog), at the runner's plain level, in a fresh directory."""
+    prog = v.lab.program_path(labs.build_dir(v.lab.root))
     if not prog.exists():
         raise FileNotFoundError(f"{prog} is not built: run 'make all'")
-    return run_program(list(prefix) + [str(prog)] + v.args, timeout=timeout)
+    return runner.run(list(prefix) + [str(prog)] + v.args, timeout or lab_timeout(), level="plain")
 
 
 def compare(v, result):
@@ -309,8 +140,7 @@ def compare(v, result):
     report = [f"lab {v.id}: " + problems[0]] + problems[1:]
     if result.stderr.strip():
         report.append("stderr:\n" + result.stderr.rstrip())
-    n = v.lab.split("-")[0].lstrip("0") or "0"
-    report.append("reproduce: make lab-%s%s" % (n, f" ARGS={shlex.quote(shlex.join(v.args))}" if v.args else ""))
+    report.append("reproduce: make lab-%d%s" % (v.lab.number, f" ARGS={shlex.quote(shlex.join(v.args))}" if v.args else ""))
     return "\n".join(report)
 
 
@@ -325,14 +155,13 @@ def first_differing_step(expected, actual):
 # ---- commands ----------------------------------------------------------------
 
 def cmd_expected(number, variant=None, args=None):
-    lab = lab_for(number)
+    lab = labs.get(number)
     vs = variants(lab)
     if variant is not None:
         vs = [v for v in vs if v.name == variant]
     if args is not None or not vs:
         name = variant or ""
-        path = EXPECTED / (lab + (f".{name}" if name else "") + ".txt")
-        vs = [Variant(lab, name, path, shlex.split(args or ""))]
+        vs = [Variant(lab, name, lab.transcript_path(name), shlex.split(args or ""))]
     for v in vs:
         r = run_variant(v)
         if r.timed_out or r.returncode != 0 or r.leftovers:
@@ -351,8 +180,8 @@ def cmd_expected(number, variant=None, args=None):
 
 def cmd_memcheck(only=None):
     failed = 0
-    for lab in labs():
-        if only and lab != lab_for(only):
+    for lab in labs.all_labs():
+        if only and lab.slug != labs.get(only).slug:
             continue
         for v in variants(lab):
             logs = Path(tempfile.mkdtemp(prefix="mmaplab-vg."))
@@ -360,7 +189,7 @@ def cmd_memcheck(only=None):
                       "--child-silent-after-fork=no", "--leak-check=full",
                       "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                       f"--log-file={logs}/vg.%p"]
-            r = run_variant(v, timeout=DEFAULT_TIMEOUT * 5, prefix=prefix)
+            r = run_variant(v, timeout=5 * lab_timeout(), prefix=prefix)      # valgrind: ~5x slower
             bad = []
             for log in sorted(logs.iterdir()):
                 text = log.read_text(errors="replace")
@@ -402,8 +231,8 @@ def main(argv=None):
         if a.cmd == "expected":
             return cmd_expected(a.lab, a.variant, a.args)
         return cmd_memcheck(a.lab)
-    except (KeyError, TranscriptError, FileNotFoundError) as err:
-        print(f"mmaplabs: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+    except (labs.LabError, TranscriptError, FileNotFoundError) as err:
+        print(f"mmaplabs: {err}", file=sys.stderr)
         return 2
 
 

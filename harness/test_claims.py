@@ -11,9 +11,10 @@ verdict and has "-" for Shown by and Evidence; every other row needs real eviden
 import re
 import pytest
 
+import labs
 import mmaplabs
 
-LEDGER = mmaplabs.ROOT / "notes" / "CLAIMS.md"
+LEDGER = labs.ROOT / "notes" / "CLAIMS.md"
 ROW = re.compile(r"^\|\s*(C\d{3}-\d{2,3})\s*\|")
 WHERE = re.compile(r"^(\d\d-[a-z0-9-]+)(?:\.([a-z0-9-]+))?\[(\d+)\]$")
 VERDICTS = ("holds", "wrong", "partly", "untestable")
@@ -58,8 +59,9 @@ def test_claim_points_at_real_evidence(line, cells):
     m = WHERE.match(shown.strip("` "))
     assert m, f"{where}: 'Shown by' must look like 09-sigbus-eof[2] or 10-page-boundary.offset-1[3]"
     lab, variant, step = m.group(1), m.group(2), int(m.group(3))
-    assert lab in mmaplabs.labs(), f"{where}: no lab {lab}"
-    vs = {v.name: v for v in mmaplabs.variants(lab)}
+    table = labs.read()
+    assert lab in table, f"{where}: no lab {lab}"
+    vs = {v.name: v for v in mmaplabs.variants(table[lab])}
     v = vs.get(variant or "") or (vs[sorted(vs)[0]] if variant is None and vs else None)
     assert v is not None, f"{where}: lab {lab} has no transcript {variant or '(default)'}"
     text = dict(mmaplabs.steps(mmaplabs.normalise(v.body))).get(step)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-import mmaplabs
-import sandbox
+import labs
+import runner
 
-ROOT = mmaplabs.ROOT
+ROOT = labs.ROOT
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 PY = sys.executable
 SECRET = "s3cr3t-hidden-variant"
@@ -31,8 +31,6 @@ VICTIM = """/* A test lab for the grader's own tests: one step, one check. */
 #include "common.h"
 
 #include <time.h>
-
-#define LAB_TITLE "victim"
 
 int main(void)
 {
@@ -56,7 +54,7 @@ FAST = ["--timeout-floor", "1.5", "--timeout-scale", "20"]
 def protected(name):
     """Whether the sandbox level in force here contains this hostile case.
     The weaker levels say what they do not isolate (test_weaker_levels_say_so)."""
-    level = sandbox.level()[0]
+    level = runner.level()[0]
     if name in ("write-outside", "read-hidden", "include-hidden"):    # the host's files
         return level == "bwrap" or os.geteuid() == 0  # as root: run as an unprivileged uid
     if name == "network":
@@ -104,20 +102,27 @@ def host_state(tree):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    """A grader's tree: Makefile, harness, labs/common, lab 09 and 99-victim, built."""
+    """A grader's tree: Makefile, harness, labs/common, lab 09 and 99-victim
+    (its own labs/labs.mk lists just these two), built."""
     need_bwrap()
     t = tmp_path_factory.mktemp("grader")
     for f in ["Makefile"] + [str(p.relative_to(ROOT)) for p in (ROOT / "harness").glob("*.[ps][yh]")]:
         (t / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, t / f)
     shutil.copytree(ROOT / "labs" / "common", t / "labs" / "common")
+    sigbus = labs.get(9)
+    (t / "labs" / "labs.mk").write_text(
+        f"ALL_LABS += {sigbus.slug}\n{sigbus.slug}.title := {sigbus.title}\n"
+        f"{sigbus.slug}.programs := {' '.join(sigbus.programs)}\n\n"
+        "ALL_LABS += 99-victim\n99-victim.title := victim\n99-victim.programs := victim\n")
     shutil.copytree(ROOT / "labs" / "09-sigbus-eof", t / "labs" / "09-sigbus-eof")
     (t / "expected").mkdir()
     shutil.copy2(ROOT / "expected" / "09-sigbus-eof.txt", t / "expected")
     (t / "labs" / "99-victim").mkdir()
     (t / "labs" / "99-victim" / "victim.c").write_text(VICTIM)
-    subprocess.run(["make", "-s", "all"], cwd=t, check=True, env={**os.environ, "BUILD": "build"})
-    r = mmaplabs.run_program([str(t / "build" / "99-victim" / "victim")])
+    programs = [str(lab.program_path("build", p)) for lab in labs.all_labs(t) for p in lab.programs]
+    subprocess.run(["make", "-s", *programs], cwd=t, check=True, env={**os.environ, "BUILD": "build"})
+    r = runner.run([str(t / "build" / "99-victim" / "victim")], runner.seconds(10), level="plain")
     assert r.returncode == 0, r.stderr
     (t / "expected" / "99-victim.txt").write_text("$ victim\n" + r.stdout)
     hidden = tmp_path_factory.mktemp("hidden")        # the instructor's, outside the student tree
@@ -142,6 +147,12 @@ def submission(base, name, tree_dir, victim=None, sigbus=None):
     src = (tree_dir / "labs" / "09-sigbus-eof" / "sigbus-eof.c").read_text()
     (d / "labs" / "09-sigbus-eof" / "sigbus-eof.c").write_text(sigbus(src) if sigbus else src)
     return d
+
+
+def must_replace(text, old, new):
+    """The lab's source, broken on purpose: the test must notice when the lab changes."""
+    assert text.count(old) == 1, f"lab 09 no longer has exactly one {old!r}: update the test"
+    return text.replace(old, new)
 
 
 def check_results_json(path):
@@ -186,8 +197,8 @@ def batch(tree, tmp_path_factory):
         src = f.read_text().replace("@GRADER_ROOT@", str(t)).replace("@HIDDEN@", str(hidden / "99-victim.txt"))
         submission(subs, f.stem, t, victim=src.replace("@PORT@", str(port)))
     submission(subs, "reference", t)
-    submission(subs, "broken-compile", t, sigbus=lambda s: s.replace("int main(void)", "int main(void) oops", 1))
-    submission(subs, "broken-step", t, sigbus=lambda s: s.replace('"file size: %lld page(s)"', '"file size: %lld pages"'))
+    submission(subs, "broken-compile", t, sigbus=lambda s: must_replace(s, "int main(", "int main oops("))
+    submission(subs, "broken-step", t, sigbus=lambda s: must_replace(s, '"file size: %lld page(s)"', '"file size: %lld pages"'))
     submission(subs, "nondeterministic", t, victim=VICTIM.replace(
         '\tcheck(', '\tstruct timespec ts;\n\tclock_gettime(CLOCK_MONOTONIC, &ts);\n\tsay("now %ld", ts.tv_nsec);\n\tcheck('))
     d = submission(subs, "missing-lab", t)
@@ -349,7 +360,7 @@ def grade_and_kill(t, sub, out, tmp_path):
     while running() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not running(), "the sandbox outlived the grader"
-    if sandbox.level()[0] != "rlimits":
+    if runner.level()[0] != "rlimits":
         assert time.monotonic() < deadline - 8, "the sandbox did not die with the grader"
 
 
@@ -371,8 +382,8 @@ def test_host_unchanged(batch):
 
 
 def test_weaker_levels_say_so():
-    level = sandbox.level()[0]
-    text = sandbox.describe(level)
+    level = runner.level()[0]
+    text = runner.describe(level)
     assert text.startswith(f"sandbox level: {level} ")
     if level != "bwrap":
         assert "shared" in text or "NOT isolated" in text
@@ -383,7 +394,7 @@ def test_weaker_levels_say_so():
 @pytest.mark.parametrize("name", HOSTILE_CASES)
 def test_hostile_contained_and_other_lab_graded(batch, name):
     if not protected(name):
-        pytest.skip(f"sandbox level {sandbox.level()[0]} as uid {os.geteuid()} does not isolate what {name} "
+        pytest.skip(f"sandbox level {runner.level()[0]} as uid {os.geteuid()} does not isolate what {name} "
                     "attacks, and says so in every report (test_weaker_levels_say_so)")
     r = results_of(batch, name)
     assert r["extra_data"]["final"]
@@ -392,7 +403,7 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
     out = t["output"]
     assert t["status"] == "failed" and hid["status"] == "failed"
     status = t["tags"][1]
-    level = sandbox.level()[0]
+    level = runner.level()[0]
     expect = {
         "infinite-loop": lambda: status == "timeout",
         "ignore-sigterm": lambda: status == "timeout",
@@ -414,7 +425,7 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
     if name == "network" and level != "rlimits":
         assert "CONNECTED" not in out
     if name == "write-outside" and os.geteuid() == 0:
-        assert f"running as uid {sandbox.SANDBOX_UID}\n" in out, "as root, student code must not run as root"
+        assert f"running as uid {runner.SANDBOX_UID}\n" in out, "as root, student code must not run as root"
     if name == "write-outside" and level == "bwrap":
         assert "WRITTEN" not in out.split("/tmp/")[0]
 
@@ -444,20 +455,21 @@ def test_only_plain_student_files_are_taken(tmp_path):
     the grader reads the files, and they could point at anything."""
     import grade
     lab = "09-sigbus-eof"
+    only = [labs.get(lab)]
     src = ROOT / "labs" / lab / "sigbus-eof.c"
     sub = tmp_path / "sub" / "labs"
     (sub / lab).mkdir(parents=True)
     (sub / lab / "sigbus-eof.c").symlink_to(src)
-    assert "not a regular file" in grade.student_files(sub.parent, [lab])[f"labs/{lab}/sigbus-eof.c"]
+    assert "not a regular file" in grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"]
     (sub / lab / "sigbus-eof.c").unlink()
     shutil.copy(src, tmp_path / "copy.c")
     os.link(tmp_path / "copy.c", sub / lab / "sigbus-eof.c")
-    assert "hard links" in grade.student_files(sub.parent, [lab])[f"labs/{lab}/sigbus-eof.c"]
+    assert "hard links" in grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"]
     shutil.rmtree(sub / lab)
     (sub / lab).symlink_to(ROOT / "labs" / lab)
-    assert "not a regular file" in grade.student_files(sub.parent, [lab])[f"labs/{lab}/sigbus-eof.c"]
+    assert "not a regular file" in grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"]
     (sub / lab).unlink()
-    assert "missing" in grade.student_files(sub.parent, [lab])[f"labs/{lab}/sigbus-eof.c"]
+    assert "missing" in grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"]
     (sub / lab).mkdir()
     shutil.copy(src, sub / lab / "sigbus-eof.c")
-    assert grade.student_files(sub.parent, [lab])[f"labs/{lab}/sigbus-eof.c"] == src.read_bytes()
+    assert grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"] == src.read_bytes()

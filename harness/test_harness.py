@@ -1,12 +1,15 @@
 """Tests of the harness itself: it must catch what is wrong and hide nothing real."""
 import os
+import re
 import subprocess
 import sys
 import time
 
 import pytest
 
+import labs
 import mmaplabs
+import runner
 from mmaplabs import normalise
 
 
@@ -34,18 +37,19 @@ def test_normaliser_keeps_real_differences(a, b):
 # ---- transcripts -----------------------------------------------------------
 
 def test_malformed_transcript_is_explained():
+    lab, lab10 = labs.get(9), labs.get(10)
     with pytest.raises(mmaplabs.TranscriptError, match="first line must be the command"):
-        mmaplabs.parse_transcript("09-sigbus-eof", "# Lab 09: no command line\n")
+        mmaplabs.parse_transcript(lab, "# Lab 09: no command line\n")
     with pytest.raises(mmaplabs.TranscriptError, match="must run 'sigbus-eof'"):
-        mmaplabs.parse_transcript("09-sigbus-eof", "$ cat /etc/passwd\nx\n")
+        mmaplabs.parse_transcript(lab, "$ cat /etc/passwd\nx\n")
     with pytest.raises(mmaplabs.TranscriptError, match="cannot read the command"):
-        mmaplabs.parse_transcript("09-sigbus-eof", "$ sigbus-eof 'unclosed\nx\n")
-    args, body = mmaplabs.parse_transcript("10-page-boundary", "$ page-boundary --offset-pages=1\nbody\n")
+        mmaplabs.parse_transcript(lab, "$ sigbus-eof 'unclosed\nx\n")
+    args, body = mmaplabs.parse_transcript(lab10, "$ page-boundary --offset-pages=1\nbody\n")
     assert args == ["--offset-pages=1"] and body == "body\n"
 
 
 def a_lab_variant():
-    for lab in mmaplabs.labs():
+    for lab in labs.all_labs():
         for v in mmaplabs.variants(lab):
             return v
     pytest.skip("no lab yet")
@@ -64,9 +68,11 @@ def test_wrong_transcript_fails_with_a_diff(tmp_path):
     assert "first at step" in report and "reproduce: make lab-" in report
 
 
-def test_right_transcript_passes():
+def test_right_transcript_passes_through_the_plain_runner():
     v = a_lab_variant()
-    assert mmaplabs.compare(v, mmaplabs.run_variant(v)) is None
+    r = mmaplabs.run_variant(v)
+    assert r.level == "plain" and isinstance(r, runner.Run)
+    assert mmaplabs.compare(v, r) is None
 
 
 def test_missing_step_is_reported():
@@ -78,14 +84,41 @@ def test_missing_step_is_reported():
     assert report and "first at step 2" in report
 
 
+# ---- the run token ----------------------------------------------------------
+
+def test_run_token_protocol():
+    for _ in range(200):
+        t = runner.new_run_token()
+        assert re.fullmatch(r"r[0-9a-f]{4}", t)
+        assert 1 <= runner.run_token_key(t) <= 0x7FFF and runner.run_token_key(t) == int(t[1:], 16)
+    for bad in ("r0000", "r8000", "rffff", "rABCD", "r123", "r12345", "x1234", "", None, "rother"):
+        with pytest.raises(ValueError):
+            runner.run_token_key(bad)
+
+
+def test_labs_get_the_token():
+    r = plain(["sh", "-c", 'echo "$MMAPLAB_RUN"'])
+    assert re.fullmatch(r"r[0-9a-f]{4}\n", r.stdout) and r.leftovers == []
+
+
 # ---- running ---------------------------------------------------------------
+
+def plain(argv, timeout=None):
+    return runner.run(argv, timeout or runner.seconds(10), level="plain")
+
+
+SHMGET = ('import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); '
+          'k = int(os.environ["MMAPLAB_RUN"][1:], 16); '
+          'key = {key}; ps = os.sysconf("SC_PAGE_SIZE"); '
+          'assert libc.shmget(ctypes.c_int(key), ctypes.c_size_t(ps), 0o1600) != -1, os.strerror(ctypes.get_errno())')
+
 
 def test_timeout_kills_the_whole_process_group(tmp_path):
     marker = tmp_path / "grandchild-alive"
     script = f"(sleep 30; touch {marker}) & sleep 30"
     start = time.monotonic()
-    r = mmaplabs.run_program(["sh", "-c", script], timeout=1)
-    assert r.timed_out and time.monotonic() - start < 10
+    r = plain(["sh", "-c", script], timeout=runner.seconds(1))
+    assert r.timed_out and time.monotonic() - start < runner.seconds(10)
     time.sleep(0.2)
     assert not marker.exists()
     out = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True).stdout
@@ -94,12 +127,28 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 
 def test_leftovers_are_reported_and_removed():
     script = ('touch leftover.dat; : > "/dev/shm/mmaplab-$MMAPLAB_RUN-1-x"; '
-              f'{sys.executable} -c "import ctypes; ctypes.CDLL(None).shmget(0, 4096, 0o600)"')
-    r = mmaplabs.run_program(["sh", "-c", script], timeout=10)
+              f'{sys.executable} -c \'{SHMGET.format(key="0")}\'')
+    r = plain(["sh", "-c", script])
+    assert r.returncode == 0, r.stderr
     assert any("leftover.dat" in l for l in r.leftovers)
     assert any("/dev/shm/mmaplab-r" in l for l in r.leftovers)
     assert not [n for n in os.listdir("/dev/shm") if n.endswith("-1-x")]
     assert any("System V segment" in l for l in r.leftovers), "an orphaned IPC_PRIVATE segment"
+
+
+def test_sysv_keys_are_attributed_by_the_token():
+    """A segment keyed with the run's K is its leftover; one keyed with another K is not."""
+    ours = SHMGET.format(key="(k << 16) | 0x1234")
+    theirs = SHMGET.format(key="(((k % 0x7fff) + 1) << 16) | 0x1234")
+    before = set(l.split()[1] for l in open("/proc/sysvipc/shm").readlines()[1:])
+    r = plain([sys.executable, "-c", f"{ours}\n{theirs}"])
+    assert r.returncode == 0, r.stderr
+    assert len([l for l in r.leftovers if "System V segment" in l]) == 1, r.leftovers
+    left = [l.split() for l in open("/proc/sysvipc/shm").readlines()[1:] if l.split()[1] not in before]
+    mine = [f for f in left if (int(f[0]) & 0xFFFFFFFF) & 0xFFFF == 0x1234 and int(f[4]) != os.getpid()]
+    for f in mine:
+        subprocess.run(["ipcrm", "-m", f[1]])
+    assert len(mine) == 1, "the other run's segment must be left alone"
 
 
 def test_other_runs_objects_are_not_touched():
@@ -107,21 +156,69 @@ def test_other_runs_objects_are_not_touched():
     other = f"/dev/shm/mmaplab-rother-{os.getpid()}-x"
     open(other, "w").close()
     try:
-        r = mmaplabs.run_program(["true"], timeout=10)
+        r = plain(["true"])
         assert r.leftovers == [] and os.path.exists(other)
     finally:
         os.unlink(other)
 
 
 def test_stray_background_process_is_reported():
-    r = mmaplabs.run_program(["sh", "-c", "sleep 30 & exit 0"], timeout=10)
-    assert any("processes still running" in l for l in r.leftovers)
+    r = plain(["sh", "-c", "sleep 30 & exit 0"])
+    assert any("still running after the program ended" in l for l in r.leftovers)
+
+
+FLOOD = "import sys\nfor _ in range(64): sys.stdout.write('x' * 65536)\nsys.stdout.flush()\nprint('done', file=sys.stderr)"
+
+
+def test_plain_level_drains_a_flood():
+    """A trusted lab that prints too much runs to its end (Policy.past_cap "drain")."""
+    r = plain([sys.executable, "-c", FLOOD])
+    assert r.returncode == 0 and r.output_limited and "done" in r.stderr
+    assert len(r.stdout) < 2 * runner.OUTPUT_LIMIT and "more bytes of output not kept" in r.stdout
+
+
+def test_sandbox_closes_a_flood(tmp_path):
+    """Untrusted code is cut at the cap (Policy.past_cap "close"): SIGPIPE."""
+    os.chmod(tmp_path, 0o755)
+    r = runner.run([sys.executable, "-c", FLOOD], runner.seconds(10), level="rlimits", workdir=tmp_path,
+                   limits=runner.Limits(address_space=0))
+    assert r.output_limited and r.returncode != 0 and "done" not in r.stderr
+    assert len(r.stdout) == runner.OUTPUT_LIMIT
+
+
+def test_killpg_policy():
+    """One process-group kill; what EPERM means is the policy's."""
+    assert runner.PLAIN.eperm == "alive" and runner.SANDBOXED.eperm == "foreign"
+    p = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    assert runner.killpg(p.pid, "foreign") is True
+    p.wait()
+    assert runner.killpg(p.pid, "alive") is False
+    if os.geteuid() != 0:
+        return            # EPERM needs a group of another user: made below as root
+    p = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:        # an unprivileged process facing root's group: EPERM
+        try:
+            os.setresgid(runner.SANDBOX_UID, runner.SANDBOX_UID, runner.SANDBOX_UID)
+            os.setresuid(runner.SANDBOX_UID, runner.SANDBOX_UID, runner.SANDBOX_UID)
+            os.write(w, b"%d%d" % (runner.killpg(p.pid, "alive"), runner.killpg(p.pid, "foreign")))
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 8)
+    os.waitpid(child, 0)
+    os.close(r)
+    assert p.poll() is None, "the unprivileged kill must not have worked"
+    p.kill()
+    p.wait()
+    assert answer == b"10"
 
 
 # ---- make --------------------------------------------------------------------
 
 def make(*args):
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=mmaplabs.ROOT,
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=labs.ROOT,
                           capture_output=True, text=True)
 
 
@@ -133,8 +230,7 @@ def test_missing_lab_is_a_clear_error():
 
 
 def test_lab_number_with_and_without_leading_zero():
-    lab = mmaplabs.labs()[0]
-    n = lab[:2]
+    n = labs.all_labs()[0].slug[:2]
     a, b = make(f"lab-{int(n)}"), make(f"lab-{n}")
     assert a.returncode == 0 and b.returncode == 0
     assert normalise(a.stdout.split("# Lab", 1)[1]) == normalise(b.stdout.split("# Lab", 1)[1])
@@ -142,5 +238,5 @@ def test_lab_number_with_and_without_leading_zero():
 
 def test_help_lists_every_lab():
     out = make("help").stdout
-    for lab in mmaplabs.labs():
-        assert lab in out
+    for lab in labs.all_labs():
+        assert lab.slug in out and lab.title in out
