@@ -35,12 +35,12 @@ the run left, reporting each.
 Trusted and untrusted runs differ on purpose in three ways, each a field of
 Policy (PLAIN for the plain level, SANDBOXED for the others).
 
-The run token (the protocol with labs/common, which documents the C side):
-MMAPLAB_RUN is "r" and exactly 4 lower-case hex digits K, 1 <= K <= 0x7fff.
-The labs put "mmaplab-<token>-" in their /dev/shm and file names and make
-System V keys with (key >> 16) & 0x7fff == K, so a plain run can tell its own
-leftovers from those of runs beside it.  new_run_token()/run_token_key() are
-the only Python that writes or reads it.
+The run token (labs/common/names.h describes it): MMAPLAB_RUN is "r" and
+exactly 4 lower-case hex digits K, 1 <= K <= 0x7fff.  The labs put
+"mmaplab-<token>-" in their /dev/shm and file names and make System V keys
+with (key >> 16) & 0x7fff == K, so a plain run can tell its own leftovers from
+those of runs beside it.  new_run_token()/run_token_key() are the only Python
+that writes or reads it; no two runs on the machine hold the same K at once.
 
 Time: every duration the harness waits for is seconds(d), d being what it
 takes on a quiet 2-CPU machine, scaled by slowness(), measured once per session.
