@@ -96,6 +96,49 @@ def test_run_token_protocol():
             runner.run_token_key(bad)
 
 
+PROBE_C = r"""
+#include "names.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Make a /dev/shm name and a System V segment the way the labs do, then
+ * leave without cleaning up: the runner must find both by the run token. */
+int main(void)
+{
+	char name[128];
+	unique_shm_name("probe", name, sizeof name);
+	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	key_t key;
+	int id = sysv_create((size_t)sysconf(_SC_PAGESIZE), 0600, &key);
+	printf("%s %d %d\n", name, fd, id);
+	fflush(stdout);
+	_exit(0);
+}
+"""
+
+
+def test_the_labs_leftovers_carry_the_token(tmp_path):
+    """labs/common's names and keys follow the protocol: the plain runner finds a
+    killed lab's /dev/shm name and System V segment by its token alone."""
+    objs = labs.common_objects(labs.build_dir())
+    if not all(o.exists() for o in objs):
+        pytest.skip("labs/common is not built: run 'make all'")
+    (tmp_path / "probe.c").write_text(PROBE_C)
+    cc = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", f"-I{labs.ROOT / 'labs' / 'common'}", "-o",
+                         str(tmp_path / "probe"), str(tmp_path / "probe.c"), *map(str, objs), "-lpthread", "-lrt"],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    r = plain([str(tmp_path / "probe")])
+    name, fd, shmid = r.stdout.split()
+    assert name.startswith("/mmaplab-r") and int(fd) >= 0
+    assert f"/dev/shm{name} left behind (removed; the lab forgot shm_unlink)" in r.leftovers
+    assert f"System V segment {shmid} left behind (removed; the lab forgot IPC_RMID)" in r.leftovers
+    assert not os.path.exists("/dev/shm" + name)
+    assert shmid not in [l.split()[1] for l in open("/proc/sysvipc/shm").readlines()[1:]]
+
+
 def test_labs_get_the_token():
     r = plain(["sh", "-c", 'echo "$MMAPLAB_RUN"'])
     assert re.fullmatch(r"r[0-9a-f]{4}\n", r.stdout) and r.leftovers == []
