@@ -1,0 +1,332 @@
+"""signature: did the graded run make the system calls its lab is about? (issue 9)
+
+A lab declares its signature in labs/NN-slug/lab.toml ([signature], see
+harness/labspec.py).  The grader traces the run with Debian's strace and
+checks the trace:
+
+    argv = signature.traced_argv(argv, spec.signature.calls, "/grader/private/trace.txt")
+    ... run argv ...
+    ok, missing = signature.check(Path(".../trace.txt").read_text(), spec, program=prog)
+    # missing: ["no mmap call with MAP_SHARED", "no ftruncate call"]
+
+Where to put strace (what was tried, coord report of the signature helper):
+wrap the WHOLE sandbox command (strace -f ... -- bwrap ... supervisor ... prog),
+with the trace file in a directory of the grader.  strace then stays outside
+the sandbox's PID and mount namespaces: the student's processes cannot see it
+(/proc), signal it, ptrace it or open its output file, and strace opens -o with
+FD_CLOEXEC, so no traced process inherits the file.  The trace then holds the
+sandbox's own processes too (bwrap, the Python supervisor, its ipcrm): pass
+program= (the path the supervisor executes) and only that process, from its
+execve on, and its descendants are checked.  --pidns-translation makes
+clone()'s return value name the child as strace sees it, so the tree can be
+built across the PID namespace.
+
+Matching: a call "mmap MAP_SHARED" is satisfied by a SUCCESSFUL mmap whose
+arguments hold the symbol MAP_SHARED (quoted strings are ignored, so a file
+name cannot forge a flag).  "!MAP_ANONYMOUS": that symbol must not be there.
+"mmap =EINVAL" asks for an mmap that failed with EINVAL.  "fork" is any clone/clone3/fork/vfork that made a process (not a
+thread).  ordered = true: the calls happen in that order (one matching call
+each, each after the previous one's).
+
+Standard library only.
+"""
+import re
+import shutil
+from dataclasses import dataclass, field
+
+# A call name in lab.toml -> the system calls strace may show for it.
+ALIASES = {
+    "fork": ("clone", "clone3", "fork", "vfork"),
+    "mmap": ("mmap", "mmap2"),
+    "execve": ("execve", "execveat"),
+}
+# A symbol in lab.toml -> the symbols strace may print for it.
+WORD_ALIASES = {
+    "MAP_SHARED": ("MAP_SHARED", "MAP_SHARED_VALIDATE"),
+}
+PROCESS_CALLS = ("clone", "clone3", "fork", "vfork", "execve", "execveat")
+# Names that may not exist on every architecture: strace's '?' lets them be unknown.
+MAYBE = {"mmap2", "clone3", "fork", "vfork", "execveat"}
+
+LINE_RE = re.compile(r"^(?P<pid>\d+)\s+(?P<rest>.*)$")
+RESUMED_RE = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<rest>.*)$")
+CALL_RE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\((?P<rest>.*)$")
+STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?')
+COMMENT_RE = re.compile(r"/\*.*?\*/")
+TOKEN_RE = re.compile(r"[A-Za-z0-9_]+")
+RET_RE = re.compile(r"^(?P<val>-?\d+|0x[0-9a-f]+|\?)(?:\s+(?P<err>E[A-Z0-9]+))?")
+RET_SEP_RE = re.compile(r"\) +=(?: |$)")
+NS_PID_RE = re.compile(r"/\* (\d+) in strace's PID NS \*/")
+
+
+class TraceError(Exception):
+    """The trace cannot say anything about the program (it was never started
+    under the tracer, or strace did not run): a grader error, not the student's."""
+
+
+def strace_path():
+    p = shutil.which("strace")
+    if not p:
+        raise TraceError("strace is not installed: apt-get install -y strace")
+    return p
+
+
+def _names(call):
+    return ALIASES.get(call, (call,))
+
+
+def _entries(calls):
+    """calls: a Spec, a Signature, or a list of Call objects / "name WORD" strings."""
+    calls = getattr(calls, "signature", calls)
+    calls = getattr(calls, "calls", calls)
+    return [c if hasattr(c, "words") else _Entry(*str(c).split()[:1], str(c).split()[1:]) for c in calls]
+
+
+@dataclass
+class _Entry:
+    name: str
+    words: list
+
+    def __str__(self):
+        return " ".join([self.name, *self.words])
+
+
+def traced_argv(argv, calls, out_path, strace=None):
+    """argv run under strace, tracing what `calls` needs plus the process
+    calls (to follow the program's tree), writing the trace to out_path.
+
+    Wrap the whole sandbox command with it and keep out_path in a directory the
+    student's uid cannot reach (see the module's docstring)."""
+    names = set(PROCESS_CALLS)
+    for c in _entries(calls):
+        names.update(_names(c.name))
+    trace = ",".join(("?" + n) if n in MAYBE else n for n in sorted(names))
+    return [strace or strace_path(), "-f", "-qq", "--seccomp-bpf", "--pidns-translation",
+            "-e", "signal=none", "-e", "trace=" + trace, "-o", str(out_path), "--", *map(str, argv)]
+
+
+_probed = None
+
+
+def probe():
+    """(ok, why): can strace trace a child here?  Tried once.  When it cannot
+    (no strace, ptrace refused in a container), a run under traced_argv would
+    fail for reasons that are not the student's: the grader must say so
+    (grader-error), not grade."""
+    global _probed
+    if _probed is None:
+        import subprocess
+        import tempfile
+        try:
+            with tempfile.TemporaryDirectory(prefix="mmaplab-strace.") as d:
+                out = f"{d}/trace.txt"
+                p = subprocess.run(traced_argv(["/bin/true"], [], out), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+                text = open(out).read() if p.returncode == 0 else ""
+                if program_events(parse(text), "/bin/true") is not None:
+                    _probed = (True, "strace works")
+                else:
+                    _probed = (False, "strace cannot trace here: " + p.stderr.decode(errors="replace").strip()[-200:])
+        except (TraceError, OSError, subprocess.TimeoutExpired) as e:
+            _probed = (False, f"strace cannot run: {e}")
+    return _probed
+
+
+def trustworthy(level, euid):
+    """(ok, why): can a traced program forge its own trace at this sandbox level?
+
+    strace (wrapped around the sandbox) is dumpable and runs as the grader.
+    bwrap and unshare hide it in another PID namespace; as root the program
+    runs as another uid.  At the rlimits level as an ordinary user, the
+    program has the grader's uid and sees strace in /proc: it can open
+    /proc/<strace>/fd/* and write into the trace (and into any pipe strace
+    passed on).  Signatures mean nothing there."""
+    if level in ("bwrap", "unshare") or euid == 0:
+        return True, ""
+    return False, (f"at the {level} level as an ordinary user the program shares the grader's uid and "
+                   "PID namespace and could write into strace's trace file: signatures are not checked")
+
+
+# ---- reading a trace --------------------------------------------------------
+
+@dataclass
+class Event:
+    index: int
+    pid: int
+    name: str
+    args: str           # quoted strings and comments removed
+    ret: str            # "0", "-1", "0x7f..."
+    errno: str          # "EINVAL" or ""
+    path: str = ""      # execve: the program's path
+    child: int = 0      # clone/fork: the child as strace sees it
+    tokens: set = field(default_factory=set)
+
+    @property
+    def ok(self):
+        return self.ret not in ("-1", "?") and not self.errno
+
+
+def _split_ret(rest):
+    """'args) = ret ...' -> (args, ret text); quoted strings may hold anything."""
+    plain = STRING_RE.sub('""', rest)
+    m = None
+    for m in RET_SEP_RE.finditer(plain):
+        pass
+    if m is None:
+        return None
+    return plain[:m.start()], plain[m.end():]
+
+
+def parse(text):
+    """strace -f output -> [Event], unfinished/resumed calls joined, signals and exits skipped."""
+    events, pending = [], {}
+    for line in text.splitlines():
+        m = LINE_RE.match(line)
+        if not m:
+            continue
+        pid, rest = int(m["pid"]), m["rest"]
+        if rest.startswith(("---", "+++")):
+            continue
+        r = RESUMED_RE.match(rest)
+        if r:
+            start = pending.pop((pid, r["name"]), None)
+            if start is None:
+                continue
+            rest = start + r["rest"]
+        elif rest.endswith("<unfinished ...>"):
+            c = CALL_RE.match(rest)
+            if c:
+                pending[(pid, c["name"])] = rest[: -len("<unfinished ...>")].rstrip()
+            continue
+        c = CALL_RE.match(rest)
+        if not c:
+            continue
+        split = _split_ret(c["rest"])
+        if not split:
+            continue          # a call that never returned (the process died in it)
+        args, ret_text = split
+        rm = RET_RE.match(ret_text.strip())
+        if not rm:
+            continue
+        ev = Event(len(events), pid, c["name"], COMMENT_RE.sub(" ", args), rm["val"], rm["err"] or "")
+        ev.tokens = set(TOKEN_RE.findall(ev.args))
+        if ev.name in ("execve", "execveat"):
+            rest = c["rest"] if ev.name == "execve" else c["rest"].split(", ", 1)[-1]
+            s = STRING_RE.match(rest)
+            # None: strace could not read the path (see program_events)
+            ev.path = _unquote(s.group(0)) if s else None
+        elif ev.name in ("clone", "clone3", "fork", "vfork") and ev.ok:
+            ns = NS_PID_RE.search(ret_text)
+            ev.child = int(ns.group(1)) if ns else int(ev.ret, 0)
+        events.append(ev)
+    return events
+
+
+def _unquote(s):
+    if s.endswith("..."):
+        s = s[:-3]
+    s = s[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), s)
+
+
+def program_events(events, program):
+    """The events of the process that executed `program` (from that execve on)
+    and of every process it created, directly or not.
+
+    The program is the first successful execve of that path.  An execve whose
+    path strace could not read counts too: a non-root tracer cannot read the
+    memory of a process that is not dumpable, and the sandbox's supervisor
+    makes itself (so the child it forks, until its execve) not dumpable.  The
+    first such execve is the program's: the grader's own processes before it
+    (bwrap, the supervisor) are dumpable, and everything the supervisor runs
+    after it (ipcrm) comes later."""
+    root = next((e for e in events if e.name in ("execve", "execveat") and e.ok
+                 and e.path in (program, None)), None)
+    if root is None:
+        return None
+    parent = {}
+    for e in events:
+        if e.child and e.child not in parent:
+            parent[e.child] = e.pid
+    def ours(pid):
+        seen = set()
+        while pid not in seen:
+            if pid == root.pid:
+                return True
+            seen.add(pid)
+            if pid not in parent:
+                return False
+            pid = parent[pid]
+        return False
+    return [e for e in events if (e.pid != root.pid or e.index >= root.index) and ours(e.pid)]
+
+
+def matches(entry, e):
+    if e.name not in _names(entry.name):
+        return False
+    if entry.name == "fork" and "CLONE_THREAD" in e.tokens:
+        return False            # a thread is not a process
+    want_err = next((w[1:] for w in entry.words if w.startswith("=")), None)
+    if want_err is not None:
+        if e.ok or e.errno != want_err:
+            return False
+    elif not e.ok:
+        return False
+    for w in entry.words:
+        if w.startswith("="):
+            continue
+        present = any(a in e.tokens for a in WORD_ALIASES.get(w.lstrip("!"), (w.lstrip("!"),)))
+        if present == w.startswith("!"):
+            return False
+    return True
+
+
+def describe_missing(entry):
+    words = [w for w in entry.words if w[0] not in "=!"]
+    nots = [w[1:] for w in entry.words if w.startswith("!")]
+    err = next((w[1:] for w in entry.words if w.startswith("=")), None)
+    name = entry.name if entry.name != "fork" else "fork (clone/fork/vfork of a process)"
+    msg = f"no {name} call"
+    if words:
+        msg += " with " + " and ".join(words)
+    if nots:
+        msg += (" and" if words else "") + " without " + " or ".join(nots)
+    if err:
+        msg += f" that failed with {err}"
+    return msg
+
+
+def check(trace_text, spec, program=None):
+    """(ok, missing): does the trace hold the lab's signature?  spec: a
+    labspec.Spec or Signature (or a list of calls, then unordered).  program:
+    the path the sandbox executes; only that process and its descendants count.
+    Raises TraceError when the trace shows nothing of the program."""
+    events = parse(trace_text)
+    if program is not None:
+        mine = program_events(events, str(program))
+        if mine is None:
+            raise TraceError(f"the trace has no successful execve of {program}: "
+                             "the program was not run under the tracer" if events else
+                             "the trace is empty: strace did not run or could not trace")
+        events = mine
+    sig = getattr(spec, "signature", spec)
+    entries = _entries(sig)
+    ordered = getattr(sig, "ordered", False)
+    missing = []
+    if not ordered:
+        for entry in entries:
+            if not any(matches(entry, e) for e in events):
+                missing.append(describe_missing(entry))
+        return not missing, missing
+    pos = 0
+    for i, entry in enumerate(entries):
+        hit = next((j for j in range(pos, len(events)) if matches(entry, events[j])), None)
+        if hit is None:
+            if any(matches(entry, e) for e in events):
+                missing.append(f"{describe_missing(entry)} after the {entries[i - 1]} call "
+                               f"(the calls must come in this order: {', '.join(map(str, entries))})")
+            else:
+                missing.append(describe_missing(entry))
+            continue
+        pos = hit + 1
+    return not missing, missing
