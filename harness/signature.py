@@ -133,18 +133,20 @@ def probe():
 
 
 def trustworthy(level, euid):
-    """(ok, why): can a traced program forge its own trace at this sandbox level?
+    """(ok, why): is a trace taken at this sandbox level out of the program's reach?
 
-    strace (wrapped around the sandbox) is dumpable and runs as the grader.
-    bwrap and unshare hide it in another PID namespace; as root the program
-    runs as another uid.  At the rlimits level as an ordinary user, the
-    program has the grader's uid and sees strace in /proc: it can open
-    /proc/<strace>/fd/* and write into the trace (and into any pipe strace
-    passed on).  Signatures mean nothing there."""
-    if level in ("bwrap", "unshare") or euid == 0:
+    strace (wrapped around the sandbox) runs as the grader and is dumpable;
+    its trace file must be in a directory of the grader's made with mode 0700
+    (tempfile.mkdtemp).  As root the program runs as another uid: it can open
+    neither strace's /proc/PID/fd nor that directory.  As an ordinary user
+    only bwrap protects the trace: strace is in another PID namespace and the
+    grader's directories are not mounted in the sandbox.  With unshare (host
+    files shared) or rlimits (nothing hidden) the program has the grader's uid
+    and can write into the trace file (and, at rlimits, into strace's fds)."""
+    if level == "bwrap" or euid == 0:
         return True, ""
-    return False, (f"at the {level} level as an ordinary user the program shares the grader's uid and "
-                   "PID namespace and could write into strace's trace file: signatures are not checked")
+    return False, (f"at the {level} level as an ordinary user the program has the grader's uid and can reach "
+                   "the trace file: signatures are not checked (bwrap, or grading as root, is needed)")
 
 
 # ---- reading a trace --------------------------------------------------------

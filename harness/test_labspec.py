@@ -284,7 +284,8 @@ def test_a_real_run_of_lab_09_has_its_signature(tmp_path):
 
 def test_trustworthy_levels():
     assert signature.trustworthy("bwrap", 1000)[0] and signature.trustworthy("rlimits", 0)[0]
-    assert not signature.trustworthy("rlimits", 1000)[0]
+    assert signature.trustworthy("unshare", 0)[0]
+    assert not signature.trustworthy("rlimits", 1000)[0] and not signature.trustworthy("unshare", 1000)[0]
 
 
 # ---- make mutants ----------------------------------------------------------------------
