@@ -122,7 +122,7 @@ def tree(tmp_path_factory):
     (t / "labs" / "99-victim" / "victim.c").write_text(VICTIM)
     programs = [str(lab.program_path("build", p)) for lab in labs.all_labs(t) for p in lab.programs]
     subprocess.run(["make", "-s", *programs], cwd=t, check=True, env={**os.environ, "BUILD": "build"})
-    r = runner.run([str(t / "build" / "99-victim" / "victim")], runner.seconds(10), level="plain")
+    r = runner.run([str(labs.get(99, t).program_path(t / "build"))], runner.seconds(10), level="plain")
     assert r.returncode == 0, r.stderr
     (t / "expected" / "99-victim.txt").write_text("$ victim\n" + r.stdout)
     hidden = tmp_path_factory.mktemp("hidden")        # the instructor's, outside the student tree
@@ -131,11 +131,12 @@ def tree(tmp_path_factory):
     return t, hidden
 
 
-def grade_py(t, *args, env=None, timeout=300):
+def grade_py(t, *args, env=None, timeout=None):
     e = {**os.environ, "BUILD": "build", **(env or {})}
     e.pop("LABS", None), e.pop("EXPECTED", None), e.pop("SUBMISSION", None)
     return subprocess.run([PY, str(t / "harness" / "grade.py"), *args], cwd=t, env=e,
-                          capture_output=True, text=True, errors="backslashreplace", timeout=timeout)
+                          capture_output=True, text=True, errors="backslashreplace",
+                          timeout=timeout or runner.seconds(300))
 
 
 def submission(base, name, tree_dir, victim=None, sigbus=None):
@@ -337,7 +338,7 @@ def grade_and_kill(t, sub, out, tmp_path):
                           "--out", str(out), "--timeout-floor", "3"], cwd=t, env=env, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + runner.seconds(60)
         while time.monotonic() < deadline:
             try:
                 r = json.loads((out / "results.json").read_text())
@@ -356,12 +357,12 @@ def grade_and_kill(t, sub, out, tmp_path):
     assert r["score"] == 10
     def running():       # the sandbox and the lab run from the grader's temporary tree in TMPDIR
         return [c for c in map(_cmdline, filter(str.isdigit, os.listdir("/proc"))) if str(tmp_path).encode() in c]
-    deadline = time.monotonic() + 10         # at the rlimits level the supervisor ends at the time limit
+    deadline = time.monotonic() + runner.seconds(10)   # at the rlimits level the supervisor ends at the time limit
     while running() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not running(), "the sandbox outlived the grader"
     if runner.level()[0] != "rlimits":
-        assert time.monotonic() < deadline - 8, "the sandbox did not die with the grader"
+        assert time.monotonic() < deadline - runner.seconds(8), "the sandbox did not die with the grader"
 
 
 def _cmdline(pid):

@@ -273,7 +273,7 @@ def test_missing_lab_is_a_clear_error():
 
 
 def test_lab_number_with_and_without_leading_zero():
-    n = labs.all_labs()[0].slug[:2]
+    n = "%02d" % labs.all_labs()[0].number
     a, b = make(f"lab-{int(n)}"), make(f"lab-{n}")
     assert a.returncode == 0 and b.returncode == 0
     assert normalise(a.stdout.split("# Lab", 1)[1]) == normalise(b.stdout.split("# Lab", 1)[1])
