@@ -121,7 +121,7 @@ def tree(tmp_path_factory):
     (t / "labs" / "99-victim").mkdir()
     (t / "labs" / "99-victim" / "victim.c").write_text(VICTIM)
     programs = [str(lab.program_path("build", p)) for lab in labs.all_labs(t) for p in lab.programs]
-    subprocess.run(["make", "-s", *programs], cwd=t, check=True, env={**os.environ, "BUILD": "build"})
+    subprocess.run(["make", "-s", *programs], cwd=t, check=True, env=clean_env())
     r = runner.run([str(labs.get(99, t).program_path(t / "build"))], runner.seconds(10), level="plain")
     assert r.returncode == 0, r.stderr
     (t / "expected" / "99-victim.txt").write_text("$ victim\n" + r.stdout)
@@ -131,8 +131,15 @@ def tree(tmp_path_factory):
     return t, hidden
 
 
+def clean_env(**more):
+    """The environment for the test tree: BUILD=build there, whatever `make test` was given
+    (a `make test BUILD=x` passes BUILD=x on to every make below it through MAKEFLAGS)."""
+    e = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return {**e, "BUILD": "build", **more}
+
+
 def grade_py(t, *args, env=None, timeout=None):
-    e = {**os.environ, "BUILD": "build", **(env or {})}
+    e = clean_env(**(env or {}))
     e.pop("LABS", None), e.pop("EXPECTED", None), e.pop("SUBMISSION", None)
     return subprocess.run([PY, str(t / "harness" / "grade.py"), *args], cwd=t, env=e,
                           capture_output=True, text=True, errors="backslashreplace",
@@ -333,7 +340,7 @@ def test_killed_grader_leaves_a_result_file(tree, tmp_path):
 
 
 def grade_and_kill(t, sub, out, tmp_path):
-    env = {**os.environ, "BUILD": "build", "TMPDIR": str(tmp_path)}
+    env = clean_env(TMPDIR=str(tmp_path))
     p = subprocess.Popen([PY, str(t / "harness" / "grade.py"), "grade", "--submission", str(sub), "--labs", "9,99",
                           "--out", str(out), "--timeout-floor", "3"], cwd=t, env=env, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
