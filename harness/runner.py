@@ -383,10 +383,15 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
             env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C"}
         env["MMAPLAB_RUN"] = token.value
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, pass_fds=(w,), start_new_session=True,
-                                preexec_fn=_die_with_caller if level == "unshare" else None)
-        os.close(w)
+        try:
+            proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, pass_fds=(w,), start_new_session=True,
+                                    preexec_fn=_die_with_caller if level == "unshare" else None)
+        except OSError:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
         out, err, limited, killed = _collect(proc, timeout + seconds(10), limits.output, policy.past_cap)
         proc.wait()
         elapsed = time.monotonic() - start
