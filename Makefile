@@ -133,7 +133,7 @@ expected: all
 	@test -n "$(LAB)" || { echo "usage: make expected LAB=N [VARIANT=name] [ARGS='...']"; exit 2; }
 	$(PYTHON) harness/mmaplabs.py expected '$(LAB)' $(if $(VARIANT),--variant '$(VARIANT)') $(if $(ARGS),--args='$(ARGS)')
 
-# Grading: harness/grade.py, sandboxed by harness/sandbox.py; see harness/GRADING.md.
+# Grading: harness/grade.py, run in the sandbox by harness/runner.py; see harness/GRADING.md.
 .PHONY: handout grade grade-all
 NEED_BWRAP = sh harness/need.sh bubblewrap || echo "(no bubblewrap: grading uses a weaker sandbox and says which)" >&2
 GRADE_OPTS = $(if $(LABS),--labs '$(LABS)') $(if $(EXPECTED),--expected '$(EXPECTED)')

@@ -2,7 +2,7 @@
  * names.h - names and keys no other run uses: files, /dev/shm names, System V
  * keys, each created fresh and registered for cleanup.
  *
- * The run token (the one description of it; harness/mmaplabs.py follows it).
+ * The run token (the one description of it; harness/runner.py follows it: new_run_token, run_token_key).
  * The harness gives each run of a lab a token of its own, in the environment,
  * so that it can tell what this run left behind from anybody else's objects:
  *
