@@ -1,11 +1,11 @@
 /*
  * shm-reader - the second unrelated program of lab 07.
  *
- * Usage: shm-reader NAME
+ * Usage: shm-reader NAME [--offset=B] [--tag=T]
  *
  * Opens the existing POSIX shm object NAME by its name only (no O_CREAT),
- * maps all of it, prints the text at offset 0 and writes a reply at
- * REPLY_OFF (wire.h).  It never saw the writer: the name is all they have
+ * maps all of it, prints the text at offset 0 and writes a reply ("reply
+ * from the reader", with " #T" when T > 0) at byte B (REPLY_OFF, wire.h).  It never saw the writer: the name is all they have
  * in common.
  */
 #include "lab.h"
@@ -13,6 +13,7 @@
 #include "wire.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,8 +21,11 @@
 int main(int argc, char **argv)
 {
 	const char *name;
+	long off = REPLY_OFF, tag = 0;
 	const struct lab_option options[] = {
 		{ "NAME", .text = &name, .help = "the POSIX shm object's name, \"/mmaplab-...\"" },
+		{ "--offset=B", &off, 64, 2048, .help = "write the reply at byte B" },
+		{ "--tag=T", &tag, 0, 999999, .help = "T > 0: the reply ends in \" #T\"" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, "the second unrelated program of lab 07; posix-shm starts it");
@@ -39,9 +43,11 @@ int main(int argc, char **argv)
 	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
-	say("reader: offset 0 reads \"%.40s\"", p);
-	strcpy(p + REPLY_OFF, "reply from the reader");
-	say("reader: wrote \"reply from the reader\" at its offset");
+	say("reader: offset 0 reads \"%.50s\"", p);
+	char reply[64];
+	snprintf(reply, sizeof reply, tag ? "reply from the reader #%ld" : "reply from the reader", tag);
+	strcpy(p + off, reply);
+	say("reader: wrote \"%s\" at its offset", reply);
 	if (munmap(p, size) == -1 || close(fd) == -1)
 		die("munmap/close");
 	return 0;
