@@ -48,7 +48,12 @@ KVM_PROBE_LIMIT=${TK_KVM_PROBE_LIMIT:-30}
 
 note() { echo "$ME: $*" >&2; }
 verdict() { echo "test-kernel ${KVER:-?}: $*"; }
-cannot() { note "cannot run here: $*"; verdict "SKIP (cannot run here: $*)"; exit 3; }
+cannot() {
+	note "cannot run here: $*"
+	verdict "SKIP (cannot run here: $*)"
+	[ -n "${KDIR:-}" ] && rm -rf "$KDIR/deb" "$KDIR/tree" && rmdir "$KDIR" 2>/dev/null
+	exit 3
+}
 broken() { note "setup failed: $*"; verdict "ERROR (setup: $*)"; exit 2; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
@@ -325,6 +330,7 @@ for u in $USERS; do
 	r=$(sed -n "s/.*TK-RESULT $u \(.*\)/\1/p" "$RUN/results.log" | tail -n 1)
 	if [ -z "$r" ]; then
 		v=ERROR why="did not run"
+		grep -aq "TK-BEGIN $u\$" "$RUN/results.log" && why="started but did not finish"
 		status=2
 	else
 		setup=$(echo "$r" | sed -n 's/.*setup=\([^ ]*\).*/\1/p')
