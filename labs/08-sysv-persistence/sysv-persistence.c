@@ -1,7 +1,8 @@
 /*
  * sysv-persistence - how long shared memory lives once its processes are gone.
  *
- * Usage: sysv-persistence     (run by `make lab-8`; it execs ./writer)
+ * Usage: sysv-persistence [--pages=N] [--small-size=S] [--tag=T]
+ *        (defaults 1, 100, 0; run by `make lab-8`; it execs ./writer)
  *
  * Story: a System V segment written by a program that then exits is still
  * there, data and all, for the next process that asks for its key: it
@@ -11,6 +12,13 @@
  * frees it.  IPC_PRIVATE is a key, not a flag.  Then the mmap kinds, each
  * written by a program that exits: an anonymous mapping leaves nothing to
  * open, a file keeps the data, a POSIX shm object keeps it until shm_unlink.
+ * Last, shmget's size is in bytes while an attach covers whole pages, and
+ * shmat's address is an input: the segment goes where it is asked to.
+ *
+ * Keys are printed the way each tool prints them: ipcs -m as 0x%08x,
+ * /proc/sysvipc/shm in decimal, /proc/PID/maps as SYSV%08x.  Parameters: the
+ * first segment is N pages; the last one S bytes; with T > 0 every text
+ * written ends in " #T".
  */
 #include "lab.h"
 #include "names.h"
@@ -25,13 +33,17 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <dirent.h>
 #include <sys/shm.h>
 #include <unistd.h>
+
+static char text[64]; /* what the writer writes: "hello from the writer[ #T]" */
+static char opt_tag[32];
 
 /* Run ./writer MODE ARG to the end: "exited 0" etc. */
 static const char *run_writer(const char *mode, const char *arg)
 {
-	return wait_child(spawn_sibling("writer", NULL, mode, arg, (char *)NULL));
+	return wait_child(spawn_sibling("writer", NULL, mode, arg, opt_tag, (char *)NULL));
 }
 
 /* Say what /proc/sysvipc/shm (what `ipcs -m` reads) shows for shmid;
@@ -52,13 +64,42 @@ static bool show_proc_line(int shmid)
 			   &nattch, &rss) != 5 || id != shmid)
 			continue;
 		found = true;
-		say("/proc/sysvipc/shm: key %s, perms %o, nattch %lu, rss %lu page(s) {key=%ld} {shmid=%d}",
+		say("/proc/sysvipc/shm: key %s, perms %o, nattch %lu, rss %lu page(s) {key-decimal=%ld} {shmid=%d}",
 		    key == IPC_PRIVATE ? "0" : "ours", perms, nattch, rss / page_size(), key, id);
 	}
 	fclose(f);
 	if (!found)
 		say("/proc/sysvipc/shm: no line for the segment");
 	return found;
+}
+
+/* After a writer (pid) exited: how many /dev/shm names carry its pid, and
+ * how many System V segments it created (/proc/sysvipc/shm's cpid); the
+ * segments are removed (a lab leaves nothing behind). */
+static int left_by(pid_t pid)
+{
+	int left = 0;
+	char mark[32];
+	snprintf(mark, sizeof mark, "-%d-", (int)pid);
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		die("opendir /dev/shm");
+	for (struct dirent *e; (e = readdir(d));)
+		left += strncmp(e->d_name, "mmaplab-", 8) == 0 && strstr(e->d_name, mark) != NULL;
+	closedir(d);
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	if (!f)
+		die("open /proc/sysvipc/shm");
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		int id, cpid;
+		if (sscanf(line, "%*d %d %*o %*u %d", &id, &cpid) == 2 && cpid == (int)pid) {
+			left++;
+			shmctl(id, IPC_RMID, NULL);
+		}
+	}
+	fclose(f);
+	return left;
 }
 
 static struct shmid_ds stat_of(int id)
@@ -84,24 +125,42 @@ static void read_text(const char *path, char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
-	lab_options(argc, argv, NULL, LAB_TITLE);
-	lab_begin(LAB_TITLE);
+	long pages = 1, small = 100, tag = 0;
+	const struct lab_option options[] = {
+		{ "--pages=N", &pages, 1, 64, .help = "the first segment is N pages" },
+		{ "--small-size=S", &small, 1, 100000, .help = "the last segment is S bytes (less than a page)" },
+		{ "--tag=T", &tag, 0, 999999, .help = "T > 0: every text written ends in \" #T\"" },
+		{ 0 }
+	};
+	lab_options(argc, argv, options, LAB_TITLE);
 	size_t ps = page_size();
+	if ((size_t)small >= ps)
+		die_msg("sysv-persistence: --small-size=%ld: must be less than a page (%zu bytes)", small, ps);
+	lab_begin(LAB_TITLE);
 	char arg[160];
+	snprintf(text, sizeof text, tag ? "hello from the writer #%ld" : "hello from the writer", tag);
+	snprintf(opt_tag, sizeof opt_tag, "--tag=%ld", tag);
 
-	step("Create a one-page System V segment, mode 0600; nobody attaches yet.");
+	if (pages == 1)
+		step("Create a one-page System V segment, mode 0600; nobody attaches yet.");
+	else
+		step("Create a %ld-page System V segment, mode 0600; nobody attaches yet.", pages);
 	key_t key;
-	int id = sysv_create(ps, 0600, &key); /* registers IPC_RMID for a failed run */
+	int id = sysv_create(ps * (size_t)pages, 0600, &key); /* registers IPC_RMID for a failed run */
 	struct shmid_ds ds = stat_of(id);
 	say("IPC_STAT: size %zu page(s), mode %04o, shm_nattch %lu", (size_t)ds.shm_segsz / ps,
 	    (unsigned)(ds.shm_perm.mode & 07777), (unsigned long)ds.shm_nattch);
+	say("its key: {key=0x%08x} as ipcs -m prints it; /proc/sysvipc/shm prints it in decimal", (unsigned)key);
 	show_proc_line(id);
 
 	step("Run writer: it finds the segment by key, attaches, writes, detaches, exits.");
 	snprintf(arg, sizeof arg, "%d", (int)key);
 	say("writer %s", run_writer("sysv", arg));
-	ds = stat_of(id);
-	say("IPC_STAT: shm_nattch %lu", (unsigned long)ds.shm_nattch);
+	bool stat_ok = shmctl(id, IPC_STAT, &ds) == 0;
+	if (stat_ok)
+		say("IPC_STAT: shm_nattch %lu", (unsigned long)ds.shm_nattch);
+	else
+		say("IPC_STAT: %s", errname(errno));
 	bool listed = show_proc_line(id);
 	char forced[8] = "?";
 	read_text("/proc/sys/kernel/shm_rmid_forced", forced, sizeof forced);
@@ -114,7 +173,8 @@ int main(int argc, char **argv)
 	shmmax[strcspn(shmmax, "\n")] = shmmni[strcspn(shmmni, "\n")] = shmall[strcspn(shmall, "\n")] = '\0';
 	say("limits in /proc/sys/kernel: shmmax {shmmax=%s} bytes a segment, shmmni {shmmni=%s} segments, shmall {shmall=%s} pages in all",
 	    shmmax, shmmni, shmall);
-	check(listed && ds.shm_nattch == 0, "the segment outlives the process that wrote it: no one attached, still listed");
+	check(stat_ok && listed && ds.shm_nattch == 0,
+	      "the segment outlives the process that wrote it: no one attached, still listed");
 
 	step("This process, which never attached it, finds the key and attaches.");
 	/* BEGIN SOLUTION */
@@ -135,8 +195,8 @@ int main(int argc, char **argv)
 	    kb_to_pages(before.rss), kb_to_pages(after.rss), faults);
 	check(before.rss == 0 && kb_to_pages(after.rss) == 1 && faults == 1,
 	      "shmat maps no page; the first touch is one minor fault that maps it");
-	say("offset 0 reads \"%.40s\" (first byte '%c')", p, first);
-	check(!strcmp(p, "hello from the writer"), "the writer's text waited in the kernel for us");
+	say("offset 0 reads \"%.50s\" (first byte '%c')", p, first);
+	check(!strcmp(p, text), "the writer's text waited in the kernel for us");
 
 	step("Look at the attach in /proc/self/maps.");
 	char want[64];
@@ -182,7 +242,7 @@ int main(int argc, char **argv)
 	show_proc_line(id);
 	errno = 0;
 	int by_key = shmget(key, 0, 0);
-	say("shmget(key): %s; our attach still reads \"%.40s\"", by_key == -1 ? errname(errno) : "found", p);
+	say("shmget(key): %s; our attach still reads \"%.50s\"", by_key == -1 ? errname(errno) : "found", p);
 	check((ds.shm_perm.mode & SHM_DEST) && ds.shm_perm.__key == IPC_PRIVATE && by_key == -1,
 	      "IPC_RMID only marks it: SHM_DEST set, key gone, data still there");
 
@@ -220,17 +280,20 @@ int main(int argc, char **argv)
 		die("shmctl IPC_RMID");
 
 	step("mmap kinds, each written by a writer that then exits.");
-	say("writer %s", run_writer("anon", ""));
-	say("anonymous: it had no path, key or name; nothing is left to open");
-	char path[128], text[64];
+	pid_t anon = spawn_sibling("writer", NULL, "anon", "", opt_tag, (char *)NULL);
+	say("writer %s", wait_child(anon));
+	int left = left_by(anon);
+	say("anonymous: after its exit, /dev/shm names and System V segments it left: %d", left);
+	check(left == 0, "anonymous memory dies with its processes: nothing of the writer's is left to open");
+	char path[128], got[64];
 	unique_name("file", path, sizeof path);
 	int fd = create_file(path, (off_t)ps);
 	if (close(fd) == -1)
 		die("close");
 	say("writer %s", run_writer("file", path));
-	read_text(path, text, sizeof text);
-	say("file: read() now gives \"%s\"", text);
-	check(!strcmp(text, "hello from the writer"), "a file mapping leaves its data in the file");
+	read_text(path, got, sizeof got);
+	say("file: read() now gives \"%s\"", got);
+	check(!strcmp(got, text), "a file mapping leaves its data in the file");
 	if (unlink(path) == -1)
 		die("unlink");
 
@@ -244,14 +307,40 @@ int main(int argc, char **argv)
 		die("ftruncate/close");
 	say("writer %s", run_writer("shm", shm));
 	snprintf(arg, sizeof arg, "/dev/shm%s", shm);
-	read_text(arg, text, sizeof text);
-	say("POSIX shm: read() now gives \"%s\"", text);
+	read_text(arg, got, sizeof got);
+	say("POSIX shm: read() now gives \"%s\"", got);
 	if (shm_unlink(shm) == -1)
 		die("shm_unlink");
 	errno = 0;
 	fd = shm_open(shm, O_RDONLY, 0);
 	say("after shm_unlink, shm_open: %s", fd == -1 ? errname(errno) : "opened");
-	check(!strcmp(text, "hello from the writer") && fd == -1, "a POSIX shm object keeps it until shm_unlink");
+	check(!strcmp(got, text) && fd == -1, "a POSIX shm object keeps it until shm_unlink");
+
+	step("shmget's size is in bytes, shmat's address is an input: %ld bytes, attached where we ask.", small);
+	int sid = sysv_create((size_t)small, 0600, NULL);
+	say("IPC_STAT: shm_segsz %zu bytes", (size_t)stat_of(sid).shm_segsz);
+	/* A free address with a free page after it: reserve two pages, give them back. */
+	char *want_at = mmap(NULL, 2 * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (want_at == MAP_FAILED || munmap(want_at, 2 * ps) == -1)
+		die("mmap/munmap reserve");
+	/* BEGIN SOLUTION */
+	char *at = shmat(sid, want_at, 0);
+	/* END SOLUTION */
+	//> char *at = shmat(sid, NULL, 0); /* TODO: attach it at want_at */
+	if (at == (char *)-1)
+		die("shmat");
+	say("shmat(id, a free address we chose, 0) returned %s", at == want_at ? "that address" : "another address");
+	struct probe last = probe_read(at + small - 1), past = probe_read(at + small), end = probe_read(at + ps - 1),
+		     next = probe_read(at + ps);
+	say("byte %ld (the last): %s; byte %ld (past the size): %s, value %d; last byte of the page: %s", small - 1,
+	    probe_str(last), small, probe_str(past), past.value, probe_str(end));
+	say("first byte of the next page: %s", probe_str(next));
+	check((size_t)stat_of(sid).shm_segsz == (size_t)small && at == want_at,
+	      "shm_segsz is the size asked for, in bytes, and the attach is where shmaddr said");
+	check(last.sig == 0 && past.sig == 0 && past.value == 0 && end.sig == 0 && next.sig == SIGSEGV,
+	      "the attach covers the whole page: bytes past the size read 0, the next page is SIGSEGV");
+	if (shmdt(at) == -1 || shmctl(sid, IPC_RMID, NULL) == -1)
+		die("shmdt/shmctl IPC_RMID");
 
 	step("Clean up.");
 	cleanup_now();

@@ -2,10 +2,12 @@
  * writer - the short-lived program of lab 08: it writes a text into shared
  * memory and exits.  The lab then checks what is left for the next process.
  *
- * Usage: writer sysv KEY        find a System V segment by its key, attach, write, detach
- *        writer file PATH       map an existing file MAP_SHARED, write
- *        writer shm NAME        map an existing POSIX shm object, write
- *        writer anon ""         make a MAP_SHARED|MAP_ANONYMOUS mapping, write
+ * Usage: writer sysv KEY [--tag=T]   find a System V segment by its key, attach, write, detach
+ *        writer file PATH ...   map an existing file MAP_SHARED, write
+ *        writer shm NAME ...    map an existing POSIX shm object, write
+ *        writer anon "" ...     make a MAP_SHARED|MAP_ANONYMOUS mapping, write
+ *
+ * The text is "hello from the writer", with " #T" when T > 0.
  */
 #include "lab.h"
 #include "options.h"
@@ -18,14 +20,16 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-static const char text[] = "hello from the writer";
+static char text[64];
 
 int main(int argc, char **argv)
 {
 	const char *mode, *arg;
+	long tag = 0;
 	const struct lab_option options[] = {
 		{ "MODE", .text = &mode, .help = "sysv, file, shm or anon: what to write into" },
 		{ "ARG", .text = &arg, .help = "the key (sysv), path (file) or name (shm); \"\" for anon" },
+		{ "--tag=T", &tag, 0, 999999, .help = "T > 0: the text written ends in \" #T\"" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, "the short-lived program of lab 08; sysv-persistence starts it");
@@ -33,6 +37,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "sysv") && strcmp(mode, "file") && strcmp(mode, "shm") && strcmp(mode, "anon"))
 		die_msg("writer: unknown mode '%s'", mode);
 	size_t ps = page_size();
+	snprintf(text, sizeof text, tag ? "hello from the writer #%ld" : "hello from the writer", tag);
 
 	if (!strcmp(mode, "sysv")) {
 		long k;
