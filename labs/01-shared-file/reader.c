@@ -1,12 +1,12 @@
 /*
  * reader - the reading half of lab 01 (started by shared-file, never alone).
  *
- * Usage: reader R,W FILE TEXT     R,W: its ends of the handshake pipes
+ * Usage: reader R,W FILE TEXT AT     R,W: its ends of the handshake pipes
  *
  * Maps FILE MAP_SHARED, then obeys one-byte commands from shared-file
  * (wire.h): '0' report what offset 0 (the writer's slot) holds, '1' the
- * same for its own slot at READER_AT, 'r' store TEXT in its slot, 'q' unmap
- * and exit.
+ * same for its own slot at offset AT, 'r' store TEXT in its slot, 'l' measure
+ * the writer's slot with strlen, 'q' unmap and exit.
  */
 #include "lab.h"
 #include "options.h"
@@ -16,16 +16,19 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
 	const char *ends, *path, *text;
+	long at = 0;
 	const struct lab_option options[] = {
 		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
 		{ "FILE", .text = &path, .help = "the file to map" },
 		{ "TEXT", .text = &text, .help = "what to store in its slot on 'r'" },
+		{ "AT", &at, 1, 1024, .help = "where its slot starts (the writer's slot is the bytes before)" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, "the reading half of lab 01; shared-file starts it");
@@ -52,13 +55,20 @@ int main(int argc, char **argv)
 			answer_slot(&lab, "reader", m);
 			break;
 		case '1':
-			answer_slot(&lab, "reader", m + READER_AT);
+			answer_slot(&lab, "reader", m + at);
 			break;
 		case 'r':
-			snprintf(m + READER_AT, READER_AT, "%s", text);
-			say("reader: stored \"%s\" at offset %d", m + READER_AT, READER_AT);
+			snprintf(m + at, ANSWER_SIZE, "%s", text);
+			say("reader: stored \"%s\" at offset %ld", m + at, at);
 			pair_signal(&lab, 'k');
 			break;
+		case 'l': { /* what printf("%s", m) would print: up to the first zero byte */
+			long n = (long)strnlen(m, ps);
+			say("reader: strlen() of the writer's slot is %ld: it runs on into offset %ld, \"%.*s\"",
+			    n, at, (int)(n > at ? n - at : 0), m + at);
+			pair_send(&lab, &n, sizeof n);
+			break;
+		}
 		case 'q':
 			if (munmap(m, ps) == -1 || close(fd) == -1)
 				die("reader: munmap/close");
