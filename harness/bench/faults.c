@@ -16,7 +16,7 @@ void measure_faults(const struct settings *s, struct results *r)
 	r->pf_pages = npages;
 	char path[128];
 	unique_name("faults", path, sizeof path);
-	write_file(path, npages * page_size(), true);
+	write_file(path, npages * page_size(), 1, true);
 	int file_fd = open(path, O_RDWR | O_CLOEXEC), zero_fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
 	if (file_fd == -1 || zero_fd == -1)
 		die("open");

@@ -67,7 +67,7 @@ void measure_files(const struct settings *s, struct results *r)
 	unique_name("src", src, sizeof src);
 	unique_name("dst", dst, sizeof dst);
 	cleanup_unlink(dst);
-	write_file(src, len, true);
+	write_file(src, len, 1, true);
 	unsigned char *iobuf = map_anon(IO_BUF);
 	uint64_t want = read_file(FR_READ, src, len, iobuf);
 	for (int round = -1; round < s->reps; round++) {

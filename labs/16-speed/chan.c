@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const ch_name[NCH] = {"memcpy (ceiling)", "shm ring (futex)", "shm ring (spin)", "pipe (default)",
-				  "pipe (1 MiB)",     "unix stream",      "posix mq"};
-const char *const ch_key[NCH] = {"memcpy", "ring", "ring-spin", "pipe", "pipe-1m", "unix", "mq"};
+const char *const ch_name[NCH] = {"memcpy (ceiling)", "shm ring (futex)", "shm ring (spin)", "shm ring (0-copy)",
+				  "pipe (default)",   "pipe (1 MiB)",     "unix stream",     "posix mq"};
+const char *const ch_key[NCH] = {"memcpy", "ring", "ring-spin", "ring-zc", "pipe", "pipe-1m", "unix", "mq"};
 
 static long read_long(const char *path, long dflt)
 {
@@ -43,6 +43,8 @@ void chan_setup(struct chan_cfg *cfg)
 		.ring_cap = RING_MAX,
 		.ring_chunk = 32 * 1024,
 		.ring_stall = 2.0,
+		.ring_nap = 0.001, /* a lost wake-up costs a millisecond, not a hang */
+		.spin_limit = 1 << 14, /* about a millisecond: one CPU cannot hang the spinning ring */
 		.pipe_big = (int)at_most(1024 * 1024, "/proc/sys/fs/pipe-max-size"),
 		.mq_piece = at_most(8192, "/proc/sys/fs/mqueue/msgsize_max"), /* an unprivileged default */
 		.mq_depth = at_most(10, "/proc/sys/fs/mqueue/msg_max"),
@@ -86,10 +88,13 @@ void chan_open(struct chan *c, const struct chan_cfg *cfg, int kind, bool duplex
 	switch (kind) {
 	case CH_RING:
 	case CH_SPIN:
+	case CH_ZC:
 		for (int d = 0; d < dirs; d++) {
 			ring_reset(&cfg->rings[d]);
 			c->re[d] = (struct ring_end){.r = &cfg->rings[d],
 						     .spin = kind == CH_SPIN,
+						     .spin_limit = cfg->spin_limit,
+						     .nap = cfg->ring_nap,
 						     .cap = cfg->ring_cap,
 						     .chunk = cfg->ring_chunk,
 						     .stall = cfg->ring_stall};
@@ -214,7 +219,7 @@ static int mq_recv_all(struct chan *c, int d, char *p, size_t len, double deadli
 int chan_send(struct chan *c, int d, const void *buf, size_t len, double deadline)
 {
 	const char *p = buf;
-	if (c->kind == CH_RING || c->kind == CH_SPIN)
+	if (IS_RING(c->kind))
 		return ring_send(&c->re[d], buf, len, deadline);
 	if (c->kind == CH_MQ)
 		return mq_send_all(c, d, p, len, deadline);
@@ -234,7 +239,7 @@ int chan_send(struct chan *c, int d, const void *buf, size_t len, double deadlin
 int chan_recv(struct chan *c, int d, void *buf, size_t len, double deadline)
 {
 	char *p = buf;
-	if (c->kind == CH_RING || c->kind == CH_SPIN)
+	if (IS_RING(c->kind))
 		return ring_recv(&c->re[d], buf, len, deadline);
 	if (c->kind == CH_MQ)
 		return mq_recv_all(c, d, p, len, deadline);

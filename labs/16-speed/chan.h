@@ -1,7 +1,9 @@
 /*
  * chan.h - the channels of lab 16: one interface over the shared-memory
  * ring, a pipe, a Unix stream socket and a POSIX message queue (memcpy,
- * the ceiling, is a "channel" too, with no second process).
+ * the ceiling, is a "channel" too, with no second process).  The zero-copy
+ * ring is a channel for throughput only: its messages are built and used
+ * in the ring (run.c), not sent from a buffer.
  *
  * A channel is opened before fork(); after it each process keeps its own
  * ends (chan_side), sends or receives in direction 0 (parent -> child) or
@@ -17,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { CH_MEMCPY, CH_RING, CH_SPIN, CH_PIPE, CH_PIPE_BIG, CH_UNIX, CH_MQ, NCH };
+enum { CH_MEMCPY, CH_RING, CH_SPIN, CH_ZC, CH_PIPE, CH_PIPE_BIG, CH_UNIX, CH_MQ, NCH };
+#define IS_RING(kind) ((kind) == CH_RING || (kind) == CH_SPIN || (kind) == CH_ZC)
 extern const char *const ch_name[NCH]; /* "shm ring (futex)": for people */
 extern const char *const ch_key[NCH];  /* "ring": for the CSV */
 
@@ -29,6 +32,8 @@ struct chan_cfg {
 	uint32_t ring_cap;   /* bytes of each ring in use (power of two, <= RING_MAX) */
 	uint32_t ring_chunk; /* the ring's writer publishes at least this often */
 	double ring_stall;   /* seconds a ring may stand still before a timeout */
+	double ring_nap;     /* seconds of one FUTEX_WAIT at most */
+	uint32_t spin_limit; /* the spinning ring sleeps after this many polls; 0: it never sleeps */
 	int pipe_big;        /* F_SETPIPE_SZ of "pipe (1 MiB)", at most pipe-max-size */
 	long mq_piece;       /* bytes per queue message, at most fs.mqueue.msgsize_max */
 	long mq_depth;       /* messages a queue holds, at most fs.mqueue.msg_max */

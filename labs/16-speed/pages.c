@@ -23,15 +23,50 @@ void *map_anon(size_t len)
 	return p;
 }
 
-void fill_message(unsigned char *m, size_t size, uint64_t seq)
+struct gen gen_start(uint64_t seed, uint64_t seq)
 {
-	uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ull;
-	for (size_t i = 0; i + 8 <= size; i += 8) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		memcpy(m + i, &x, 8);
+	uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ull + seed * 0xD1B54A32D192ED03ull;
+	return (struct gen){x ? x : 0x9E3779B97F4A7C15ull}; /* xorshift never leaves 0 */
+}
+
+static uint64_t gen_next(struct gen *g)
+{
+	g->x ^= g->x << 13;
+	g->x ^= g->x >> 7;
+	g->x ^= g->x << 17;
+	return g->x;
+}
+
+void gen_fill(struct gen *g, unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w = gen_next(g);
+		memcpy(p + i, &w, 8);
 	}
+}
+
+bool gen_check(struct gen *g, const unsigned char *p, size_t n)
+{
+	bool same = true;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w = gen_next(g), got;
+		memcpy(&got, p + i, 8);
+		same = same && got == w;
+	}
+	return same;
+}
+
+void fill_message(unsigned char *m, size_t size, uint64_t seed, uint64_t seq)
+{
+	struct gen g = gen_start(seed, seq);
+	gen_fill(&g, m, size);
+}
+
+uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
 }
 
 /* ---- page faults -------------------------------------------------------- */
@@ -99,14 +134,14 @@ const char *const fc_key[NFC] = {"copy-mmap", "copy-readwrite", "copy-file-range
 const char *const fr_name[NFR] = {"mmap + sum", "read 128 KiB + sum"};
 const char *const fr_key[NFR] = {"read-mmap", "read-read"};
 
-void write_file(const char *path, size_t len, bool sync)
+void write_file(const char *path, size_t len, uint64_t seed, bool sync)
 {
 	const size_t piece = 1024 * 1024;
 	int fd = create_file(path, 0);
 	unsigned char *buf = map_anon(piece);
 	for (size_t off = 0; off < len; off += piece) {
 		size_t n = len - off < piece ? len - off : piece;
-		fill_message(buf, n, off / piece);
+		fill_message(buf, n, seed, off / piece);
 		if (write(fd, buf, n) != (ssize_t)n)
 			die("write %s", path);
 	}

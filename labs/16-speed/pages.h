@@ -14,8 +14,20 @@
 
 /* A private anonymous mapping of len bytes, already faulted in. */
 void *map_anon(size_t len);
-/* Fill the whole 8-byte words of m[0..size) with a pattern that follows from seq alone. */
-void fill_message(unsigned char *m, size_t size, uint64_t seq);
+
+/* The bytes of message seq follow from the data seed and seq alone, 8 at a
+ * time, so a message can be made or checked in pieces (the zero-copy ring
+ * builds it in the ring, one contiguous piece at a time). */
+struct gen {
+	uint64_t x;
+};
+struct gen gen_start(uint64_t seed, uint64_t seq);
+void gen_fill(struct gen *g, unsigned char *p, size_t n);        /* the next n bytes (a multiple of 8) */
+bool gen_check(struct gen *g, const unsigned char *p, size_t n); /* are the next n bytes p[0..n)? */
+/* The whole message: fill the 8-byte words of m[0..size). */
+void fill_message(unsigned char *m, size_t size, uint64_t seed, uint64_t seq);
+/* FNV-1a of n bytes, continuing from h (start with FNV0 of run.h). */
+uint64_t fnv(uint64_t h, const unsigned char *p, size_t n);
 
 /* ---- page faults ---- */
 enum { FT_ANON, FT_ZERO, FT_ANON_SH, FT_ZERO_SH, FT_FILE, FT_ANON_POP, FT_ZERO_POP, NPF };
@@ -40,9 +52,9 @@ extern const char *const fc_name[NFC], *const fc_key[NFC];
 enum { FR_MMAP, FR_READ, NFR };
 extern const char *const fr_name[NFR], *const fr_key[NFR];
 
-/* Create path fresh (registered for cleanup) with len bytes of pattern;
+/* Create path fresh (registered for cleanup) with len bytes made from seed;
  * with sync, fdatasync it so its pages are clean (they can then be dropped). */
-void write_file(const char *path, size_t len, bool sync);
+void write_file(const char *path, size_t len, uint64_t seed, bool sync);
 /* Copy from to `to` (created fresh; the caller registers it for cleanup). */
 void copy_file(int how, const char *from, const char *to, size_t len, unsigned char *iobuf);
 bool same_file(const char *a, const char *b, size_t len);

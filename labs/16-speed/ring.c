@@ -1,10 +1,11 @@
 /*
  * ring.c - the shared-memory ring of lab 16 (see ring.h).
  *
- * Writing is: wait for room, memcpy into the ring, publish the new head.
- * Reading is: wait for data, memcpy out of the ring, publish the new tail.
- * The publishing is where the lab's exercise is: the memory order that
- * makes the bytes visible with the index, and the wake-up of a sleeper.
+ * Writing is: wait for room, build or memcpy into the ring, publish the new
+ * head.  Reading is: wait for data, use or memcpy out of the ring, publish
+ * the new tail.  The publishing is where the lab's exercise is: the memory
+ * order that makes the bytes visible with the index, and the wake-up of a
+ * sleeper.
  */
 #include "lab.h"
 #include "ring.h"
@@ -32,6 +33,11 @@ void ring_reset(struct ring *r)
 	atomic_store(&r->writer_sleeps, 0);
 }
 
+bool ring_may_sleep(const struct ring_end *e)
+{
+	return !e->spin || e->spin_limit > 0;
+}
+
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,30 +53,46 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct tim
 	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
-static void futex_wake(_Atomic uint32_t *addr)
+static void futex_wake(struct ring_end *e, _Atomic uint32_t *addr)
 {
-	if (futex(addr, FUTEX_WAKE, 1, NULL) == -1)
+	long n = futex(addr, FUTEX_WAKE, 1, NULL);
+	if (n == -1)
 		die("futex(FUTEX_WAKE)");
+	e->wakes += n;
+}
+
+/* Sleep in FUTEX_WAIT while *word == old, at most e->nap seconds. */
+static void nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t old)
+{
+	double whole = (double)(time_t)e->nap;
+	struct timespec ts = {(time_t)whole, (long)((e->nap - whole) * 1e9)};
+	if (futex(word, FUTEX_WAIT, old, &ts) == 0)
+		e->woken++;
+	else if (errno == ETIMEDOUT)
+		e->napped_out++;
+	else if (errno != EAGAIN && errno != EINTR)
+		die("futex(FUTEX_WAIT)");
 }
 
 /* Wait until *word != old.  Spinning: poll, pausing; every 1024 polls look
  * at the clock and give the CPU away once (sched_yield, not a sleep) in case
- * the other side is queued behind us.  Blocking: announce in *sleeps, look
+ * the other side is queued behind us; after spin_limit polls (when it is
+ * not 0) sleep like the futex ring.  Sleeping: announce in *sleeps, look
  * again, then FUTEX_WAIT (the kernel rechecks *word == old atomically).
  * Returns -1 at the deadline, or when the other side has not moved for
- * `stall` seconds: a broken ring fails fast, a slow one does not. */
-static int ring_wait(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeps, bool spin,
-		     double stall, double deadline)
+ * e->stall seconds: a broken ring fails fast, a slow one does not. */
+static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeps,
+		     double deadline)
 {
-	double stalled = now() + stall;
+	double stalled = now() + e->stall;
 	if (stalled < deadline)
 		deadline = stalled;
-	for (unsigned i = 1;; i++) {
+	for (uint32_t polls = 1;; polls++) {
 		if (atomic_load_explicit(word, memory_order_acquire) != old)
 			return 0;
-		if (spin) {
+		if (e->spin && (e->spin_limit == 0 || polls < e->spin_limit)) {
 			cpu_relax();
-			if ((i & 1023) == 0) {
+			if ((polls & 1023) == 0) {
 				if (now() > deadline)
 					return -1;
 				sched_yield();
@@ -78,12 +100,8 @@ static int ring_wait(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 			continue;
 		}
 		atomic_store(sleeps, 1); /* seq_cst: ordered before the load below */
-		if (atomic_load(word) == old) {
-			struct timespec ts = {0, 20 * 1000 * 1000};
-			if (futex(word, FUTEX_WAIT, old, &ts) == -1 && errno != EAGAIN && errno != EINTR &&
-			    errno != ETIMEDOUT)
-				die("futex(FUTEX_WAIT)");
-		}
+		if (atomic_load(word) == old)
+			nap(e, word, old);
 		atomic_store_explicit(sleeps, 0, memory_order_relaxed);
 		if (now() > deadline && atomic_load(word) == old)
 			return -1;
@@ -92,86 +110,71 @@ static int ring_wait(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sle
 
 /* ---- the writer --------------------------------------------------------- */
 
-/* Bytes the writer may fill now at e->pos, without wrapping and at most
- * want (and chunk); waits while the ring is full.  0 on a timeout. */
-static size_t writable(struct ring_end *e, size_t want, double deadline)
+/* The bytes up to e->pos are written: hand them to the reader. */
+static void publish_head(struct ring_end *e)
+{
+	struct ring *r = e->r;
+	/* BEGIN SOLUTION */
+	/* The release store orders the bytes written into the ring before the
+	 * new head, so a reader that sees head also sees the bytes. */
+	atomic_store_explicit(&r->head, e->pos, memory_order_release);
+	if (ring_may_sleep(e)) {
+		/* Store head, then load reader_sleeps: a full fence, or the
+		 * reader could go to sleep on the old head and never wake. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&r->reader_sleeps, memory_order_relaxed))
+			futex_wake(e, &r->head);
+	}
+	/* END SOLUTION */
+	//> /* TODO: publish e->pos as the new head (which memory order?), and wake a reader sleeping on the futex */
+	//> (void)r;
+	//> (void)futex_wake; /* yours to call when ring_may_sleep(e) */
+}
+
+void *ring_reserve(struct ring_end *e, size_t want, size_t *n, double deadline)
 {
 	struct ring *r = e->r;
 	uint32_t room = e->cap - (e->pos - e->seen);
 	while (room == 0) {
 		e->seen = atomic_load_explicit(&r->tail, memory_order_acquire);
 		room = e->cap - (e->pos - e->seen);
-		if (room == 0 && ring_wait(&r->tail, e->seen, &r->writer_sleeps, e->spin, e->stall, deadline))
-			return 0;
+		if (room == 0 && ring_wait(e, &r->tail, e->seen, &r->writer_sleeps, deadline))
+			return NULL;
 	}
-	size_t off = e->pos & (e->cap - 1), n = want;
-	if (n > room)
-		n = room;
-	if (n > e->cap - off)
-		n = e->cap - off;
-	if (n > e->chunk)
-		n = e->chunk;
-	return n;
+	size_t off = e->pos & (e->cap - 1), k = want;
+	if (k > room)
+		k = room;
+	if (k > e->cap - off)
+		k = e->cap - off;
+	if (k > e->chunk)
+		k = e->chunk;
+	*n = k;
+	return r->data + off;
 }
 
-/* The bytes up to e->pos are written: hand them to the reader. */
-static void publish_head(struct ring_end *e)
+void ring_commit(struct ring_end *e, size_t n)
 {
-	struct ring *r = e->r;
-	/* BEGIN SOLUTION */
-	/* The release store orders the memcpy into the ring before the new
-	 * head, so a reader that sees head also sees the bytes. */
-	atomic_store_explicit(&r->head, e->pos, memory_order_release);
-	if (!e->spin) {
-		/* Store head, then load reader_sleeps: a full fence, or the
-		 * reader could go to sleep on the old head and never wake. */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&r->reader_sleeps, memory_order_relaxed))
-			futex_wake(&r->head);
-	}
-	/* END SOLUTION */
-	//> /* TODO: publish e->pos as the new head (which memory order?), and wake a reader sleeping on the futex */
-	//> (void)r;
-	//> (void)futex_wake; /* yours to call */
+	e->pos += (uint32_t)n;
+	publish_head(e);
 }
 
 int ring_send(struct ring_end *e, const void *buf, size_t len, double deadline)
 {
 	const unsigned char *src = buf;
 	while (len > 0) {
-		size_t n = writable(e, len, deadline);
-		if (n == 0)
+		size_t n;
+		void *room = ring_reserve(e, len, &n, deadline);
+		if (!room)
 			return -1;
-		memcpy(e->r->data + (e->pos & (e->cap - 1)), src, n);
+		memcpy(room, src, n);
 		src += n;
 		len -= n;
-		e->pos += (uint32_t)n;
-		publish_head(e);
+		ring_commit(e, n);
 	}
 	return 0;
 }
 
 /* ---- the reader --------------------------------------------------------- */
-
-/* Bytes the reader may take now at e->pos, without wrapping and at most
- * want; waits while the ring is empty.  0 on a timeout. */
-static size_t readable(struct ring_end *e, size_t want, double deadline)
-{
-	struct ring *r = e->r;
-	uint32_t avail = e->seen - e->pos;
-	while (avail == 0) {
-		e->seen = atomic_load_explicit(&r->head, memory_order_acquire);
-		avail = e->seen - e->pos;
-		if (avail == 0 && ring_wait(&r->head, e->pos, &r->reader_sleeps, e->spin, e->stall, deadline))
-			return 0;
-	}
-	size_t off = e->pos & (e->cap - 1), n = want;
-	if (n > avail)
-		n = avail;
-	if (n > e->cap - off)
-		n = e->cap - off;
-	return n;
-}
 
 /* The bytes up to e->pos are read: give their space back to the writer. */
 static void publish_tail(struct ring_end *e)
@@ -181,28 +184,53 @@ static void publish_tail(struct ring_end *e)
 	/* Release: our reads of that space are done before the writer may
 	 * reuse it; then wake a writer that sleeps because the ring was full. */
 	atomic_store_explicit(&r->tail, e->pos, memory_order_release);
-	if (!e->spin) {
+	if (ring_may_sleep(e)) {
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load_explicit(&r->writer_sleeps, memory_order_relaxed))
-			futex_wake(&r->tail);
+			futex_wake(e, &r->tail);
 	}
 	/* END SOLUTION */
 	//> /* TODO: give the consumed bytes back to the writer (the new tail), and wake it if it sleeps */
 	//> (void)r;
 }
 
+const void *ring_peek(struct ring_end *e, size_t want, size_t *n, double deadline)
+{
+	struct ring *r = e->r;
+	uint32_t avail = e->seen - e->pos;
+	while (avail == 0) {
+		e->seen = atomic_load_explicit(&r->head, memory_order_acquire);
+		avail = e->seen - e->pos;
+		if (avail == 0 && ring_wait(e, &r->head, e->pos, &r->reader_sleeps, deadline))
+			return NULL;
+	}
+	size_t off = e->pos & (e->cap - 1), k = want;
+	if (k > avail)
+		k = avail;
+	if (k > e->cap - off)
+		k = e->cap - off;
+	*n = k;
+	return r->data + off;
+}
+
+void ring_release(struct ring_end *e, size_t n)
+{
+	e->pos += (uint32_t)n;
+	publish_tail(e);
+}
+
 int ring_recv(struct ring_end *e, void *buf, size_t len, double deadline)
 {
 	unsigned char *dst = buf;
 	while (len > 0) {
-		size_t n = readable(e, len, deadline);
-		if (n == 0)
+		size_t n;
+		const void *bytes = ring_peek(e, len, &n, deadline);
+		if (!bytes)
 			return -1;
-		memcpy(dst, e->r->data + (e->pos & (e->cap - 1)), n);
+		memcpy(dst, bytes, n);
 		dst += n;
 		len -= n;
-		e->pos += (uint32_t)n;
-		publish_tail(e);
+		ring_release(e, n);
 	}
 	return 0;
 }

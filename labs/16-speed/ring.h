@@ -5,7 +5,17 @@
  * processes see the same bytes.  head counts the bytes the writer has
  * published, tail the bytes the reader has consumed; both only grow
  * (mod 2^32), each is written by one side only and sits on a cache line
- * of its own.  A side that must wait either spins or sleeps on a futex.
+ * of its own.  The bytes from tail to head are written and not yet read;
+ * the rest of the ring is free.  A side that must wait spins, or sleeps on
+ * a futex, or spins for a while and then sleeps.
+ *
+ * Two ways to use it:
+ *   copy in, copy out:  ring_send() copies a buffer in, ring_recv() copies
+ *                       it out (each byte is copied twice);
+ *   zero copy:          ring_reserve() gives the writer room in the ring to
+ *                       build a message in place, ring_commit() publishes it;
+ *                       ring_peek() gives the reader the bytes in place,
+ *                       ring_release() hands the space back.
  */
 #ifndef SPEED_RING_H
 #define SPEED_RING_H
@@ -25,16 +35,20 @@ struct ring {
 	_Alignas(128) unsigned char data[RING_MAX];
 };
 
-/* What one process remembers about one ring: how it uses it, its own
- * position and the last value it saw of the other side's (so it reads
- * that cache line rarely). */
+/* What one process remembers about one ring: how it waits, its own
+ * position, the last value it saw of the other side's (so it reads that
+ * cache line rarely), and what its futex calls did. */
 struct ring_end {
 	struct ring *r;
-	bool spin;      /* wait by spinning, not on a futex */
-	uint32_t cap;   /* bytes of data in use: a power of two, at most RING_MAX */
-	uint32_t chunk; /* the writer publishes at least every chunk bytes */
-	double stall;   /* seconds without progress that count as a timeout */
+	bool spin;           /* wait by spinning first ... */
+	uint32_t spin_limit; /* ... for this many polls, then sleep; 0: spin only, never sleep */
+	double nap;          /* seconds of one FUTEX_WAIT at most */
+	uint32_t cap;        /* bytes of data in use: a power of two, at most RING_MAX */
+	uint32_t chunk;      /* the writer publishes at least every chunk bytes */
+	double stall;        /* seconds without progress that count as a timeout */
 	uint32_t pos, seen;
+	long woken, napped_out; /* FUTEX_WAITs that a FUTEX_WAKE ended / that the nap ended */
+	long wakes;             /* sleepers this side's FUTEX_WAKEs woke */
 };
 
 /* Seconds on CLOCK_MONOTONIC: every deadline below is a value of now(). */
@@ -43,9 +57,21 @@ double now(void);
 /* An empty ring, nobody asleep.  Before the processes use it. */
 void ring_reset(struct ring *r);
 
+/* Can the other side of this ring sleep (so publishing must wake it)? */
+bool ring_may_sleep(const struct ring_end *e);
+
 /* Copy len bytes into the ring / out of it, waiting for room / data.
  * 0, or -1 at the deadline or after e->stall seconds without progress. */
 int ring_send(struct ring_end *e, const void *buf, size_t len, double deadline);
 int ring_recv(struct ring_end *e, void *buf, size_t len, double deadline);
+
+/* Zero copy.  ring_reserve: room for up to want bytes at the writer's
+ * position, contiguous, at most chunk; *n is how much; NULL on a timeout.
+ * ring_commit: those n bytes are built, publish them.  ring_peek and
+ * ring_release: the same for the reader. */
+void *ring_reserve(struct ring_end *e, size_t want, size_t *n, double deadline);
+void ring_commit(struct ring_end *e, size_t n);
+const void *ring_peek(struct ring_end *e, size_t want, size_t *n, double deadline);
+void ring_release(struct ring_end *e, size_t n);
 
 #endif

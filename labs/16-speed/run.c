@@ -9,6 +9,7 @@
 #include "proc.h"
 #include "pages.h"
 #include "run.h"
+#include "zc.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -17,7 +18,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define FNV0 0xcbf29ce484222325ull
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
 
@@ -35,13 +35,20 @@ void size_str(size_t s, char *buf, size_t n)
 }
 
 /* ---- messages and their checks ------------------------------------------ *
- * CHECK_EVERY_BYTE fills every byte from (sequence number, offset); the
+ * CHECK_EVERY_BYTE makes every byte from (seed, sequence number); the
  * reader compares every byte and keeps a checksum.  CHECK_STAMPS writes the
  * sequence number into the first and the last 8 bytes and the reader checks
  * both: a lost, repeated, reordered or torn message is caught without a
- * checksum pass that would cost as much as the copy being measured. */
+ * checksum pass that would cost as much as the copy being measured.  A
+ * message shorter than 16 bytes (a 1-byte ping) carries the low bytes of
+ * its number in every byte. */
 static void stamp(unsigned char *m, size_t size, uint64_t seq)
 {
+	if (size < 16) {
+		for (size_t j = 0; j < size; j++)
+			m[j] = (unsigned char)(seq >> (8 * (j % 8)));
+		return;
+	}
 	uint64_t t = ~seq;
 	memcpy(m, &seq, 8);
 	memcpy(m + size - 8, &t, 8);
@@ -49,27 +56,25 @@ static void stamp(unsigned char *m, size_t size, uint64_t seq)
 
 static bool stamp_ok(const unsigned char *m, size_t size, uint64_t seq)
 {
+	unsigned char want[16];
+	if (size < 16) {
+		stamp(want, size, seq);
+		return memcmp(m, want, size) == 0;
+	}
 	uint64_t h, t;
 	memcpy(&h, m, 8);
 	memcpy(&t, m + size - 8, 8);
 	return h == seq && t == ~seq;
 }
 
-static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* Message i into m; with every byte, add it to the checksum *sum. */
-static void make_message(enum check how, unsigned char *m, size_t size, long i, uint64_t *sum)
+static void make_message(const struct run_cfg *rc, unsigned char *m, size_t size, long i, uint64_t *sum)
 {
-	if (how == CHECK_STAMPS) {
+	if (rc->check == CHECK_STAMPS) {
 		stamp(m, size, (uint64_t)i);
 		return;
 	}
-	fill_message(m, size, (uint64_t)i);
+	fill_message(m, size, rc->seed, (uint64_t)i);
 	*sum = fnv(*sum, m, size);
 }
 
@@ -94,7 +99,7 @@ void pin_to_cpu(int cpu)
 
 /* A run forks a child each time, hundreds per bench: rather than registering
  * each with cleanup_kill(), the kernel kills the child when its parent dies. */
-static void child_dies_with(pid_t parent)
+void child_dies_with(pid_t parent)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		die("prctl(PR_SET_PDEATHSIG)");
@@ -121,32 +126,35 @@ static void finish(struct outcome *o, pid_t pid, const struct report *rep, const
 		die_msg("%s %s", who, how);
 	o->same_cpu = mycpu == rep->cpu;
 	o->timeout = o->timeout || rep->timeout;
+	o->got = rep->sum;
 	if (o->bad_at < 0)
 		o->bad_at = rep->bad_at;
 }
 
 /* ---- throughput ---------------------------------------------------------- */
 
-static struct outcome run_memcpy(enum check how, size_t size, long n, unsigned char *src, unsigned char *dst)
+static struct outcome run_memcpy(const struct run_cfg *rc, size_t size, long n, unsigned char *src,
+				 unsigned char *dst)
 {
 	struct outcome o = {.ok = true, .bad_at = -1};
 	uint64_t sent = FNV0, got = FNV0;
 	double t0 = now();
 	for (long i = 0; i < n; i++) {
-		make_message(how, src, size, i, &sent);
+		make_message(rc, src, size, i, &sent);
 		memcpy(dst, src, size);
 		clobber(dst);
-		if (how == CHECK_STAMPS ? !stamp_ok(dst, size, (uint64_t)i) : memcmp(dst, src, size) != 0) {
+		if (rc->check == CHECK_STAMPS ? !stamp_ok(dst, size, (uint64_t)i) : memcmp(dst, src, size) != 0) {
 			o.ok = false;
 			o.bad_at = i;
 			break;
 		}
-		if (how == CHECK_EVERY_BYTE)
+		if (rc->check == CHECK_EVERY_BYTE)
 			got = fnv(got, dst, size);
 	}
 	o.secs = now() - t0;
 	o.sum = sent;
-	if (how == CHECK_EVERY_BYTE && got != sent)
+	o.got = got;
+	if (rc->check == CHECK_EVERY_BYTE && got != sent)
 		o.ok = false;
 	return o;
 }
@@ -156,7 +164,7 @@ static void consume(const struct run_cfg *rc, struct chan *c, struct pair *pr, s
 {
 	unsigned char *buf = map_anon(MAX_MSG);
 	unsigned char *want = rc->check == CHECK_EVERY_BYTE ? map_anon(MAX_MSG) : NULL;
-	if (c->kind == CH_RING || c->kind == CH_SPIN)
+	if (IS_RING(c->kind))
 		for (size_t i = 0; i < sizeof(struct ring); i += page_size())
 			((volatile unsigned char *)c->re[0].r)[i]; /* our page table entries, now */
 	struct report rep;
@@ -168,18 +176,22 @@ static void consume(const struct run_cfg *rc, struct chan *c, struct pair *pr, s
 	double deadline = now() + rc->limit;
 	long i;
 	for (i = 0; i < n; i++) {
-		if (chan_recv(c, 0, buf, size, deadline)) {
+		int good;
+		if (c->kind == CH_ZC)
+			good = zc_recv(rc, &c->re[0], size, i, &sum, deadline);
+		else if (chan_recv(c, 0, buf, size, deadline))
+			good = -1;
+		else if (rc->check == CHECK_STAMPS)
+			good = stamp_ok(buf, size, (uint64_t)i);
+		else {
+			fill_message(want, size, rc->seed, (uint64_t)i);
+			good = memcmp(buf, want, size) == 0;
+			sum = fnv(sum, buf, size);
+		}
+		if (good < 0) {
 			rep.timeout = 1;
 			rep.ok = 0;
 			break;
-		}
-		bool good;
-		if (rc->check == CHECK_STAMPS)
-			good = stamp_ok(buf, size, (uint64_t)i);
-		else {
-			fill_message(want, size, (uint64_t)i);
-			good = memcmp(buf, want, size) == 0;
-			sum = fnv(sum, buf, size);
 		}
 		if (!good && rep.bad_at < 0) {
 			rep.bad_at = i;
@@ -196,7 +208,7 @@ struct outcome run_tput(const struct run_cfg *rc, int kind, size_t size, long n,
 			unsigned char *dst)
 {
 	if (kind == CH_MEMCPY)
-		return run_memcpy(rc->check, size, n, src, dst);
+		return run_memcpy(rc, size, n, src, dst);
 	struct outcome o = {.bad_at = -1};
 	struct chan c;
 	chan_open(&c, rc->chan, kind, false);
@@ -222,12 +234,13 @@ struct outcome run_tput(const struct run_cfg *rc, int kind, size_t size, long n,
 	double deadline = now() + rc->limit;
 	double t0 = now();
 	bool send_ok = true;
-	for (long i = 0; i < n; i++) {
-		make_message(rc->check, src, size, i, &sent);
-		if (chan_send(&c, 0, src, size, deadline)) {
-			send_ok = false;
-			break;
+	for (long i = 0; i < n && send_ok; i++) {
+		if (kind == CH_ZC) {
+			send_ok = zc_send(rc, &c.re[0], size, i, &sent, deadline) == 0;
+			continue;
 		}
+		make_message(rc, src, size, i, &sent);
+		send_ok = chan_send(&c, 0, src, size, deadline) == 0;
 	}
 	struct report rep;
 	pair_recv(&pr, &rep, sizeof rep);
@@ -241,7 +254,8 @@ struct outcome run_tput(const struct run_cfg *rc, int kind, size_t size, long n,
 	return o;
 }
 
-/* ---- round trips ----------------------------------------------------------- */
+/* ---- round trips ----------------------------------------------------------- *
+ * Ping i carries the number seed + i, its reply the complement. */
 
 /* The echo process: receive each ping, check it, answer with its complement. */
 static void echo(const struct run_cfg *rc, struct chan *c, struct pair *pr, long n)
@@ -255,16 +269,17 @@ static void echo(const struct run_cfg *rc, struct chan *c, struct pair *pr, long
 	double deadline = now() + rc->limit;
 	long i;
 	for (i = 0; i < n; i++) {
+		uint64_t num = rc->seed + (uint64_t)i;
 		if (chan_recv(c, 0, buf, LAT_SIZE, deadline)) {
 			rep.timeout = 1;
 			rep.ok = 0;
 			break;
 		}
-		if (!stamp_ok(buf, LAT_SIZE, (uint64_t)i) && rep.bad_at < 0) {
+		if (!stamp_ok(buf, LAT_SIZE, num) && rep.bad_at < 0) {
 			rep.bad_at = i;
 			rep.ok = 0;
 		}
-		stamp(buf, LAT_SIZE, ~(uint64_t)i); /* the answer carries its own number */
+		stamp(buf, LAT_SIZE, ~num); /* the answer carries its own number */
 		if (chan_send(c, 1, buf, LAT_SIZE, deadline)) {
 			rep.timeout = 1;
 			rep.ok = 0;
@@ -303,15 +318,18 @@ struct outcome run_lat(const struct run_cfg *rc, int kind, long n)
 	memset(buf, 0, sizeof buf);
 	double deadline = now() + rc->limit;
 	bool ok = true;
+	uint64_t replies = FNV0;
 	double t0 = now();
 	for (long i = 0; i < n; i++) {
-		stamp(buf, LAT_SIZE, (uint64_t)i);
+		uint64_t num = rc->seed + (uint64_t)i;
+		stamp(buf, LAT_SIZE, num);
 		if (chan_send(&c, 0, buf, LAT_SIZE, deadline) || chan_recv(&c, 1, buf, LAT_SIZE, deadline)) {
 			o.timeout = true;
 			ok = false;
 			break;
 		}
-		if (!stamp_ok(buf, LAT_SIZE, ~(uint64_t)i)) {
+		replies = fnv(replies, buf, LAT_SIZE);
+		if (!stamp_ok(buf, LAT_SIZE, ~num)) {
 			ok = false;
 			if (o.bad_at < 0)
 				o.bad_at = i;
@@ -324,5 +342,6 @@ struct outcome run_lat(const struct run_cfg *rc, int kind, long n)
 	chan_close(&c);
 	pair_close(&pr);
 	o.ok = ok && rep.ok && rep.msgs == n;
+	o.sum = replies;
 	return o;
 }

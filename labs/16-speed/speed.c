@@ -1,44 +1,57 @@
 /*
  * speed - is shared memory really "10-100x faster than a pipe"?
  *
- * Usage: speed            (run by `make lab-16`; no arguments)
+ * Usage: speed [--seed=N] [--kib=N] [--pings=N] [--pages=N]
+ *              (run by `make lab-16`; the defaults make expected/16-speed.txt)
  *
  * Story: one producer process hands messages to one consumer process over
  *   - a single-producer/single-consumer byte ring in a MAP_SHARED mapping
  *     (ring.c: C11 atomics; the reader sleeps on a futex when the ring is
- *     empty, the writer when it is full; a second variant only spins),
+ *     empty, the writer when it is full; a second variant spins first),
+ *   - the same ring used without copies: the producer builds each message
+ *     in the ring, the consumer checks it there (zc.c),
  *   - a pipe, as created and grown with F_SETPIPE_SZ,
  *   - a Unix domain stream socket,
  *   - a POSIX message queue,
- * and single-thread memcpy of the same sizes is the ceiling.  Then a small
- * message ping-pongs between the two processes, fresh mappings are touched
- * twice (the page faults of anonymous memory, /dev/zero, a file and
- * MAP_POPULATE) and a file is copied and read through mmap and through
+ * and single-thread memcpy of the same sizes is the ceiling.  The ring is
+ * drawn at three moments, with a reader asleep on it (ringview.c).  Then a
+ * 1-byte message ping-pongs between the two processes, fresh mappings are
+ * touched twice (the page faults of anonymous memory, /dev/zero, a file
+ * and MAP_POPULATE) and a file is copied and read through mmap and through
  * read/write/copy_file_range.
  *
- * This run checks every byte and prints no timings, so its transcript is
- * the same on every machine.  `make bench` (harness/bench/) times the same
- * runs, many rounds of them, and decides the source notes' claims.
+ * This run checks every byte; its timings appear only inside {tokens}, so
+ * the transcript is the same on every machine.  `make bench`
+ * (harness/bench/) times the same runs, many rounds of them, with both
+ * processes on one CPU and on two, and decides the source notes' claims.
  *
- * The lab's sources: chan.c (the channels), ring.c (the ring), run.c (one
- * producer/consumer run), pages.c (page faults and files).
+ * The lab's sources: chan.c (the channels), ring.c (the ring), zc.c (the
+ * zero-copy ring), ringview.c (its picture), run.c (one producer/consumer
+ * run), pages.c (page faults and files).
  */
 #include "lab.h"
 #include "names.h"
 #include "options.h"
 #include "chan.h"
 #include "pages.h"
+#include "ringview.h"
 #include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#define BULK 5     /* msg_sizes[5]: 64 KiB */
+#define TIMED_N 128 /* messages of the timed run: 8 MiB */
 
 static const char *const ch_what[NCH] = {
 	[CH_MEMCPY] = "one thread copies each message from one buffer to another",
 	[CH_RING] = "a 1 MiB ring in MAP_SHARED memory: copied in, copied out; an empty ring sleeps in FUTEX_WAIT",
-	[CH_SPIN] = "the same ring, but an empty (or full) ring spins on the other side's index",
+	[CH_SPIN] = "the same ring, but an empty (or full) ring spins on the other side's index (here: then sleeps)",
+	[CH_ZC] = "the same ring, zero copy: each message is built in the ring and checked where it lies",
 	[CH_PIPE] = "pipe2(), as created",
 	[CH_PIPE_BIG] = "pipe2(), grown with F_SETPIPE_SZ",
 	[CH_UNIX] = "socketpair(AF_UNIX, SOCK_STREAM)",
@@ -67,54 +80,91 @@ static void show_channels(const struct chan_cfg *cfg)
 	check(def > 0 && big >= cfg->pipe_big, "both pipe sizes are available");
 }
 
-/* Step 2: 256 KiB of messages of each size (at least 4) over each channel. */
-static bool throughput(const struct run_cfg *rc, unsigned char *src, unsigned char *dst)
+/* Step 3: kib KiB of messages of each size (at least 4) over each channel. */
+static bool throughput(const struct run_cfg *rc, long kib, unsigned char *src, unsigned char *dst)
 {
+	long n[NSIZES];
+	uint64_t want[NSIZES];
+	say("%-8s %8s  %s", "size", "messages", "FNV-1a of all of them, as made from the seed");
+	for (size_t s = 0; s < NSIZES; s++) {
+		char sz[32];
+		size_str(msg_sizes[s], sz, sizeof sz);
+		n[s] = kib * 1024 / (long)msg_sizes[s];
+		n[s] = n[s] < 4 ? 4 : n[s];
+		want[s] = FNV0;
+		for (long i = 0; i < n[s]; i++) {
+			fill_message(src, msg_sizes[s], rc->seed, (uint64_t)i);
+			want[s] = fnv(want[s], src, msg_sizes[s]);
+		}
+		say("%-8s %8ld  %016llx", sz, n[s], (unsigned long long)want[s]);
+	}
 	bool all_ok = true;
-	say("%-17s %-7s %s", "channel", "size", "result");
+	/* The rate: a separate run of TIMED_N messages of 64 KiB, checked by their stamps only. */
+	struct run_cfg timed = *rc;
+	timed.check = CHECK_STAMPS;
+	say("%-17s %-44s %s", "channel", "what the consumer received", "64 KiB messages, timed here");
 	for (int k = 0; k < NCH; k++) {
-		bool dead = false;
-		for (size_t s = 0; s < NSIZES; s++) {
+		int right = 0;
+		char first_bad[96] = "";
+		bool dead = false; /* after a timeout, the channel's other runs are skipped */
+		for (size_t s = 0; s < NSIZES && !dead; s++) {
+			struct outcome o = run_tput(rc, k, msg_sizes[s], n[s], src, dst);
+			dead = o.timeout;
+			bool good = o.ok && o.sum == want[s] && o.got == want[s];
+			right += good;
+			if (good || first_bad[0])
+				continue;
 			char sz[32];
 			size_str(msg_sizes[s], sz, sizeof sz);
-			long n = (long)(256 * 1024 / msg_sizes[s]);
-			if (n < 4)
-				n = 4;
-			if (dead) {
-				say("%-17s %-7s skipped after a timeout", ch_name[k], sz);
-				continue;
-			}
-			struct outcome o = run_tput(rc, k, msg_sizes[s], n, src, dst);
-			if (o.ok)
-				say("%-17s %-7s delivered %ld messages, checksum ok", ch_name[k], sz, n);
-			else if (o.timeout) {
-				say("%-17s %-7s TIMEOUT: nothing moved for %.0f s", ch_name[k], sz, rc->chan->ring_stall);
-				dead = true;
-			} else
-				say("%-17s %-7s WRONG DATA from message %ld on", ch_name[k], sz, o.bad_at);
-			all_ok = all_ok && o.ok;
+			if (o.timeout)
+				snprintf(first_bad, sizeof first_bad, "; %s: TIMEOUT", sz);
+			else if (o.bad_at >= 0)
+				snprintf(first_bad, sizeof first_bad, "; %s: WRONG DATA from message %ld", sz, o.bad_at);
+			else
+				snprintf(first_bad, sizeof first_bad, "; %s: WRONG CHECKSUM", sz);
 		}
+		char what[160];
+		if (right == NSIZES)
+			snprintf(what, sizeof what, "%d of %d sizes, every checksum as made", right, NSIZES);
+		else
+			snprintf(what, sizeof what, "%d of %d sizes right%s", right, NSIZES, first_bad);
+		struct outcome t = {.ok = false};
+		if (!dead)
+			t = run_tput(&timed, k, msg_sizes[BULK], TIMED_N, src, dst);
+		if (!dead && !t.ok)
+			snprintf(what + strlen(what), sizeof what - strlen(what), "; timed run: %s",
+				 t.timeout ? "TIMEOUT" : "WRONG DATA");
+		say("%-17s %-44s {gbps=%.2f}", ch_name[k], what,
+		    t.ok ? (double)TIMED_N * (double)msg_sizes[BULK] / t.secs / 1e9 : 0.0);
+		all_ok = all_ok && right == NSIZES && t.ok;
 	}
 	return all_ok;
 }
 
-/* Step 3: 2000 round trips over each channel that can answer. */
-static bool round_trips(const struct run_cfg *rc)
+/* Step 4: pings round trips over each channel that can answer. */
+static bool round_trips(const struct run_cfg *rc, long pings)
 {
+	uint64_t want = FNV0;
+	for (long i = 0; i < pings; i++) {
+		unsigned char reply = (unsigned char)~(rc->seed + (uint64_t)i);
+		want = fnv(want, &reply, 1);
+	}
+	say("ping i is the byte (seed + i) mod 256, its reply the complement; FNV-1a of the %ld replies: %016llx",
+	    pings, (unsigned long long)want);
 	bool all_ok = true;
 	for (size_t j = 0; j < NLAT; j++) {
-		long n = 2000;
-		struct outcome o = run_lat(rc, lat_ch[j], n);
-		if (o.ok)
-			say("%-17s %ld round trips, every reply the right one", ch_name[lat_ch[j]], n);
-		else
-			say("%-17s %s", ch_name[lat_ch[j]], o.timeout ? "TIMEOUT" : "WRONG REPLY");
-		all_ok = all_ok && o.ok;
+		struct outcome o = run_lat(rc, lat_ch[j], pings);
+		bool good = o.ok && o.sum == want;
+		const char *what = good ? "every reply the right one, same FNV-1a"
+					: o.timeout ? "TIMEOUT" : "WRONG REPLY";
+		say("%-17s %ld round trips, %-38s {us=%.2f}", ch_name[lat_ch[j]], pings, what,
+		    o.secs / (double)pings * 1e6);
+		all_ok = all_ok && good;
 	}
 	return all_ok;
 }
 
-/* Step 4: each kind of mapping, npages of it, touched twice. */
+/* Step 5: each kind of mapping, npages of it, touched twice. */
 static bool faults(const char *file, size_t npages)
 {
 	int file_fd = open(file, O_RDWR | O_CLOEXEC), zero_fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
@@ -135,7 +185,7 @@ static bool faults(const char *file, size_t npages)
 	return all_ok;
 }
 
-/* Step 5: copy the file three ways, read it two ways. */
+/* Step 6: copy the file three ways, read it two ways. */
 static bool files(const char *file, size_t len)
 {
 	char copy[128];
@@ -153,34 +203,48 @@ static bool files(const char *file, size_t len)
 	}
 	uint64_t s0 = read_file(FR_MMAP, file, len, iobuf);
 	uint64_t s1 = read_file(FR_READ, file, len, iobuf);
-	say("%-26s and %s: %s", fr_name[FR_MMAP], fr_name[FR_READ], s0 == s1 ? "same sum" : "DIFFERENT sums");
+	say("%-26s sum of its 8-byte words %016llx", fr_name[FR_MMAP], (unsigned long long)s0);
+	say("%-26s sum of its 8-byte words %016llx", fr_name[FR_READ], (unsigned long long)s1);
 	munmap(iobuf, IO_BUF);
 	return all_same && s0 == s1;
 }
 
 int main(int argc, char **argv)
 {
-	lab_options(argc, argv, NULL, "is shared memory fast? every channel checked byte by byte; `make bench` times them");
+	long seed = 1, kib = 256, pings = 1000, pages = 256;
+	const struct lab_option options[] = {
+		{"--seed=N", &seed, 1, 999999999, .help = "the data: message bytes, ping numbers, the file"},
+		{"--kib=N", &kib, 16, 2048, .help = "KiB of messages of each size (at least 4 messages)"},
+		{"--pings=N", &pings, 10, 100000, .help = "round trips over each channel"},
+		{"--pages=N", &pages, 16, 65536, .help = "pages of the fresh mappings and of the file"},
+		{0},
+	};
+	lab_options(argc, argv, options,
+		    "is shared memory fast? every channel checked byte by byte; `make bench` times them");
 	lab_begin(LAB_TITLE);
 	struct chan_cfg cfg;
 	chan_setup(&cfg);
-	struct run_cfg rc = {.chan = &cfg, .check = CHECK_EVERY_BYTE, .consumer_cpu = -1, .limit = 30.0};
+	struct run_cfg rc = {
+		.chan = &cfg, .check = CHECK_EVERY_BYTE, .consumer_cpu = -1, .limit = 30.0, .seed = (uint64_t)seed};
 	unsigned char *src = map_anon(MAX_MSG), *dst = map_anon(MAX_MSG);
 
 	step("The channels: one producer process, one consumer process, and memcpy as the ceiling.");
 	show_channels(&cfg);
 
-	step("Throughput: each channel carries messages of 64 B to 1 MiB; every byte is checked.");
-	check(throughput(&rc, src, dst), "every channel delivered every byte of every message, in order");
+	step("The ring: the writer publishes head, the reader publishes tail; between them, the bytes in flight.");
+	ring_show(&cfg, (uint64_t)seed);
 
-	step("Latency: a 64 B message goes back and forth; every reply carries its sequence number.");
-	check(round_trips(&rc), "every channel answered every ping, in order");
+	step("Throughput: %ld KiB of messages of each size, 64 B to 1 MiB (at least 4); every byte is checked.", kib);
+	check(throughput(&rc, kib, src, dst), "every channel delivered every byte of every message, in order");
 
-	size_t npages = 256;
+	step("Latency: a 1-byte message goes back and forth; every reply carries its own number.");
+	check(round_trips(&rc, pings), "every channel answered every ping, in order");
+
+	size_t npages = (size_t)pages;
 	step("Page faults: write one byte per page of a fresh %zu-page mapping, twice.", npages);
 	char file[128];
 	unique_name("faults", file, sizeof file);
-	write_file(file, npages * page_size(), false);
+	write_file(file, npages * page_size(), (uint64_t)seed, false);
 	check(faults(file, npages),
 	      "the first touch of a page faults (unless MAP_POPULATE did it in mmap), the second does not");
 
@@ -189,16 +253,17 @@ int main(int argc, char **argv)
 	      "every copy is byte for byte the source, both reads see the same bytes");
 
 	step("What `make bench` measures with these channels, and the claims it decides.");
-	say("throughput table: MB/s per channel and size, ratio to the shm ring and to memcpy");
-	say("claim 'shared memory is 10-100x faster than a pipe': row pipe (default), column x ring(futex)");
+	say("every channel with both processes on one CPU, on two CPUs, and where the scheduler puts them;");
+	say("every verdict compares each channel in its best placement and names it");
+	say("claim 'shared memory is 10-100x faster than a pipe': shm ring vs the best pipe, bulk sizes");
 	say("claim 'shared memory is the fastest IPC': the fastest channel at each size");
-	say("claim 'a message queue sits between pipe and shared memory': row posix mq");
-	say("claim 'shared memory is zero copy': the shm ring against memcpy, and mmap vs read of a file");
-	say("claim 'shared memory needs no kernel': latency table, shm ring (futex) vs (spin)");
+	say("claim 'a message queue sits between pipe and shared memory': posix mq vs pipe and ring");
+	say("claim 'shared memory is zero copy': the copy ring against memcpy/2, the zero-copy ring against memcpy");
+	say("claim 'shared memory needs no kernel': round trips, shm ring (futex) vs (spin)");
 	say("claim '/dev/zero maps slower than MAP_ANONYMOUS': page-fault table, first touch");
 	say("claim 'copying a file through two mappings is less work': file copy table");
-	say("targets: ring >= 60%% of memcpy and >= 4x a pipe at 64 KiB-1 MiB; futex ring within 15%% of spin;");
-	say("         spinning round trip >= 10x below the pipe's; futex round trip close to the pipe's");
+	say("targets at 64 KiB-1 MiB: copy ring >= 70%% of memcpy/2, zero-copy ring >= 70%% of memcpy,");
+	say("         both faster than the best pipe; pipe and socket figures within 25%% of lmbench's");
 
 	step("Clean up.");
 	if (unlink(file) == -1)

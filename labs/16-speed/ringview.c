@@ -1,0 +1,177 @@
+/*
+ * ringview.c - the ring of lab 16 at three moments, and a reader asleep
+ * on it (see ringview.h).
+ *
+ * The parent writes, a forked child reads; a pipe handshake orders every
+ * stage, so the picture is the same on every run: the parent draws head
+ * (its own index) and tail (the child's, read from the shared mapping)
+ * once the child has said it is done.
+ */
+#include "lab.h"
+#include "proc.h"
+#include "pages.h"
+#include "ringview.h"
+#include "run.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define KiB 1024u
+#define FIRST (40 * KiB) /* the writer sends this, the reader takes TAKE of it, the writer sends FIRST again */
+#define TAKE (24 * KiB)
+#define LAST (1 * KiB)   /* what the sleeping reader waits for */
+#define TOTAL (2 * FIRST + LAST)
+
+void ring_picture(uint32_t tail, uint32_t head, uint32_t cap, char *bar, char *marks, size_t cols)
+{
+	uint32_t per = cap / (uint32_t)cols, used = head - tail;
+	bar[0] = '[';
+	for (size_t c = 0; c < cols; c++) {
+		uint32_t from = (uint32_t)c * per;               /* this column's first byte in the ring */
+		uint32_t ahead = (from - tail) & (cap - 1);      /* how far past tail it is */
+		bar[1 + c] = ahead < used ? '#' : '.';
+		marks[1 + c] = ' ';
+	}
+	bar[1 + cols] = ']';
+	bar[2 + cols] = '\0';
+	marks[0] = ' ';
+	size_t t = (tail & (cap - 1)) / per, h = (head & (cap - 1)) / per;
+	marks[1 + t] = 'T';
+	marks[1 + h] = t == h ? '*' : 'H';
+	size_t end = 2 + (t > h ? t : h);
+	marks[end] = '\0';
+}
+
+static void draw(const char *what, const struct ring *r)
+{
+	char bar[VIEW_COLS + 3], marks[VIEW_COLS + 3];
+	uint32_t t = atomic_load(&r->tail), h = atomic_load(&r->head);
+	ring_picture(t, h, VIEW_RING, bar, marks, VIEW_COLS);
+	say("%-28s %s  tail %2u KiB, head %2u KiB%s", what, bar, t / KiB, h / KiB,
+	    h - t == 0 ? ": empty" : h / VIEW_RING != t / VIEW_RING ? ": head wrapped past the end" : "");
+	say("%-28s %s", "", marks);
+}
+
+/* The state letter of /proc/PID/stat: R running, S sleeping, ... */
+static char proc_state(pid_t pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		die("open %s", path);
+	char *ok = fgets(line, sizeof line, f);
+	fclose(f);
+	char *paren = ok ? strrchr(line, ')') : NULL; /* the name may hold spaces */
+	return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* Until the reader has announced its sleep and sleeps (then it is inside
+ * FUTEX_WAIT: nothing else can put it to sleep after the announcement);
+ * polling, giving the CPU away, for at most 5 s, and not after the reader
+ * has reported (it gave up: its report is waiting in the pipe). */
+static bool reader_asleep(const struct ring *r, pid_t pid, int report_fd)
+{
+	double end = now() + 5;
+	while (now() < end) {
+		if (atomic_load(&r->reader_sleeps) && proc_state(pid) == 'S')
+			return true;
+		struct pollfd p = {.fd = report_fd, .events = POLLIN};
+		if (poll(&p, 1, 0) == 1)
+			return false;
+		sched_yield();
+	}
+	return false;
+}
+
+struct reader_report {
+	long taken;      /* bytes read */
+	uint64_t sum;    /* FNV-1a of them */
+	long woken, napped_out;
+	int timeout;
+};
+
+/* The child: take TAKE bytes on 'a'; on 'b' take the rest, then LAST more,
+ * which are not there yet: it sleeps until the writer sends them. */
+static void reader(struct ring_end *e, struct pair *pr)
+{
+	unsigned char *buf = map_anon(TOTAL);
+	struct reader_report rep;
+	memset(&rep, 0, sizeof rep);
+	pair_signal(pr, 'r');
+	double deadline = now() + 30;
+	if (pair_wait(pr) != 'a')
+		_exit(3);
+	rep.timeout = ring_recv(e, buf, TAKE, deadline) != 0;
+	rep.taken = rep.timeout ? 0 : TAKE;
+	pair_send(pr, &rep, sizeof rep);
+	if (pair_wait(pr) != 'b')
+		_exit(3);
+	if (!rep.timeout && ring_recv(e, buf + TAKE, TOTAL - TAKE, deadline) == 0)
+		rep.taken = TOTAL;
+	else
+		rep.timeout = 1;
+	rep.sum = fnv(FNV0, buf, (size_t)rep.taken);
+	rep.woken = e->woken;
+	rep.napped_out = e->napped_out;
+	pair_send(pr, &rep, sizeof rep);
+}
+
+void ring_show(const struct chan_cfg *cfg, uint64_t seed)
+{
+	struct ring *r = &cfg->rings[0];
+	ring_reset(r);
+	/* Sleep at once when empty; a nap of 1 s: a missing FUTEX_WAKE shows as a nap that ran out. */
+	struct ring_end e = {.r = r, .nap = 1.0, .cap = VIEW_RING, .chunk = VIEW_RING, .stall = cfg->ring_stall};
+	unsigned char *data = map_anon(TOTAL);
+	fill_message(data, TOTAL, seed, 0);
+	struct pair pr;
+	pair_open(&pr);
+	pid_t parent = getpid();
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		child_dies_with(parent);
+		pair_child(&pr);
+		reader(&e, &pr);
+		_exit(0);
+	}
+	cleanup_kill(pid);
+	pair_parent(&pr);
+	if (pair_wait(&pr) != 'r')
+		die_msg("the reader did not get ready");
+	say("a %u KiB ring in %d columns of %u KiB: # written and not yet read, . free; T tail, H head",
+	    VIEW_RING / KiB, VIEW_COLS, VIEW_RING / VIEW_COLS / KiB);
+	double deadline = now() + 30;
+	bool sent = ring_send(&e, data, FIRST, deadline) == 0;
+	draw("the writer sent 40 KiB", r);
+	struct reader_report rep;
+	pair_signal(&pr, 'a');
+	pair_recv(&pr, &rep, sizeof rep);
+	draw("the reader took 24 KiB", r);
+	uint32_t tail_seen = atomic_load(&r->tail);
+	sent = sent && ring_send(&e, data + FIRST, FIRST, deadline) == 0;
+	draw("the writer sent 40 KiB more", r);
+	pair_signal(&pr, 'b');
+	bool asleep = reader_asleep(r, pid, pr.in);
+	say("the reader takes the rest and waits for %u KiB more: %s", LAST / KiB,
+	    asleep ? "it sleeps in FUTEX_WAIT on head" : "it never went to sleep");
+	sent = sent && ring_send(&e, data + 2 * FIRST, LAST, deadline) == 0;
+	pair_recv(&pr, &rep, sizeof rep);
+	const char *how = wait_child(pid);
+	uint64_t want = fnv(FNV0, data, TOTAL);
+	say("the writer sent %u KiB, FNV-1a %016llx; the reader read %ld KiB, FNV-1a %016llx", TOTAL / KiB,
+	    (unsigned long long)want, rep.taken / (long)KiB, (unsigned long long)rep.sum);
+	check(sent && !rep.timeout && tail_seen == TAKE && rep.sum == want && strcmp(how, "exited 0") == 0,
+	      "the writer's process sees the tail the reader's process published, and every byte arrived");
+	say("sleepers woken by the writer's FUTEX_WAKE: %ld; the reader's FUTEX_WAITs ended by a wake-up: %ld, "
+	    "by the end of their nap: %ld",
+	    e.wakes, rep.woken, rep.napped_out);
+	check(asleep && e.wakes == 1 && rep.woken == 1 && rep.napped_out == 0,
+	      "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	pair_close(&pr);
+	munmap(data, TOTAL);
+}
