@@ -97,7 +97,7 @@ for k in $KERNELS; do
 		case "$line" in
 		*": PASS "*) if grep -q "^test-kernel $k: .*ERROR" "$log"; then line="kernel-ci $k $u: FAIL (${line#*: }; but the guest run did not finish)"; failed=$((failed + 1)); else passed=$((passed + 1)); fi ;;
 		*": SKIP "*) skipped=$((skipped + 1)) ;;
-		*": ERROR "*) line="kernel-ci $k $u: FAIL (${line#*: ERROR })"; failed=$((failed + 1)) ;;
+		*": ERROR "*) line="kernel-ci $k $u: FAIL ${line#*: ERROR }$(sed -n "s/^test-kernel [^ ]*: .*; ERROR: / - /p" "$log" | tail -n 1)"; failed=$((failed + 1)) ;;
 		*) failed=$((failed + 1)) ;;
 		esac
 		add "$line"
