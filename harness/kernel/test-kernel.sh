@@ -29,6 +29,9 @@
 # The kernel is not installed on the host: unless /boot and /lib/modules already have
 # it, `apt-get download` fetches the package and it is unpacked under TK_CACHE.
 set -u
+# depmod, modprobe and mke2fs live in sbin, which an ordinary user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
 
 ME="test-kernel"
 HERE=$(cd "$(dirname "$0")" && pwd)
