@@ -1,11 +1,12 @@
 /*
  * peer - the unrelated process of lab 05 (virt-phys execs it).
  *
- * Usage: peer R,W FILE      (R,W: its ends of the handshake pipes)
+ * Usage: peer R,W FILE N K      (R,W: its ends of the handshake pipes)
  *
- * Maps FILE MAP_SHARED, reads it, reports what its own /proc/self/smaps and
- * pagemap say about the page, then on 'w' writes "hello from peer" and on
- * 'q' leaves.  It shares no memory with the lab except through the file.
+ * Maps the N pages of FILE MAP_SHARED, reads page K (from 0) and every other
+ * page, reports what its own /proc/self/smaps and pagemap say about them,
+ * then on 'w' writes "hello from peer" on page K and on 'q' leaves.  It
+ * shares no memory with the lab except through the file.
  */
 #include "lab.h"
 #include "observe.h"
@@ -22,9 +23,12 @@
 int main(int argc, char **argv)
 {
 	const char *ends, *path;
+	long n = 1, k = 0;
 	const struct lab_option options[] = {
 		{ "R,W", .text = &ends, .help = "its ends of the handshake pipes" },
 		{ "FILE", .text = &path, .help = "the file to map" },
+		{ "N", &n, 1, FM_MAX_PAGES, .help = "the file's pages" },
+		{ "K", &k, 0, FM_MAX_PAGES - 1, .help = "the page the lab wrote, from 0" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, "the unrelated process of lab 05; virt-phys starts it");
@@ -36,19 +40,14 @@ int main(int argc, char **argv)
 	if (fd == -1)
 		die("peer: open");
 	/* BEGIN SOLUTION */
-	char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *p = mmap(NULL, (size_t)n * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die("peer: mmap");
 	/* END SOLUTION */
-	//> char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* TODO: map one page of fd, shared */
-
-	struct peer_report r = { .addr = (uintptr_t)p };
-	snprintf(r.data, sizeof r.data, "%s", p); /* the first touch */
-	struct smaps s = smaps_of(p);
-	r.pfn = pagemap_of(p).pfn;
-	r.rss_kb = s.rss;
-	r.pss_kb = s.pss;
-	r.shared_kb = s.shared_clean + s.shared_dirty;
+	//> char *p = mmap(NULL, (size_t)n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* TODO: map the n pages of fd, shared */
+	char *pk = p + (size_t)k * ps;
+	struct peer_report r;
+	report_mapping(&r, p, (int)n, (int)k); /* the first touch of every page */
 	say("peer: mapped the file at {addr=%p} and reads \"%s\"", (void *)p, r.data);
 	say("peer: Rss %g page, Pss %g page, Shared_Clean + Shared_Dirty %g page",
 	    kb_to_pages(r.rss_kb), kb_to_pages(r.pss_kb), kb_to_pages(r.shared_kb));
@@ -56,11 +55,11 @@ int main(int argc, char **argv)
 
 	char cmd;
 	while ((cmd = pair_wait(&pr)) != 'q') {
-		strcpy(p, "hello from peer");
-		say("peer: wrote \"%s\" at its address", p);
+		strcpy(pk, "hello from peer");
+		say("peer: wrote \"%s\" at its address", pk);
 		pair_signal(&pr, 'd');
 	}
-	if (munmap(p, ps) == -1 || close(fd) == -1)
+	if (munmap(p, (size_t)n * ps) == -1 || close(fd) == -1)
 		die("peer: cleanup");
 	pair_close(&pr);
 	return 0;

@@ -188,7 +188,7 @@ bool fm_draw(struct framemap *m, const struct fm_row *rows, size_t nrows)
 	if (!ok && t < sizeof tok)
 		snprintf(tok + t, sizeof tok - t, "; these frame numbers contradict the letters");
 	if (pfns)
-		say("%-*s{pfn=%s}", LABEL, "frames", tok);
+		say("%-*s{pfn=%s}", LABEL, "frames", t ? tok : "no page mapped");
 	else
 		say("%-*s{pfn=unavailable without CAP_SYS_ADMIN}", LABEL, "frames");
 	if (doubt >= 0)
