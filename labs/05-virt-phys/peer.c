@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 	char *pk = p + (size_t)k * ps;
 	struct peer_report r;
 	report_mapping(&r, p, (int)n, (int)k); /* the first touch of every page */
+	r.own_mapping = starts_mapping_of(p, fd);
 	say("peer: mapped the file at {addr=%p} and reads \"%s\"", (void *)p, r.data);
 	say("peer: Rss %g page, Pss %g page, Shared_Clean + Shared_Dirty %g page",
 	    kb_to_pages(r.rss_kb), kb_to_pages(r.pss_kb), kb_to_pages(r.shared_kb));

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void report_mapping(struct peer_report *r, const char *p, int n, int k)
 {
@@ -23,4 +24,13 @@ void report_mapping(struct peer_report *r, const char *p, int n, int k)
 	r->shared_kb = s.shared_clean + s.shared_dirty;
 	for (int i = 0; i < n; i++)
 		fm_observe(&r->pages[i], p + (size_t)i * ps);
+}
+
+bool starts_mapping_of(const void *p, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == -1)
+		die("fstat");
+	struct maps_entry me = maps_of(p);
+	return me.start == (uintptr_t)p && me.inode == (unsigned long)st.st_ino;
 }

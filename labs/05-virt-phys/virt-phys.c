@@ -26,9 +26,11 @@
 #include "proc.h"
 #include "wire.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <unistd.h>
 
 static size_t ps;
@@ -171,7 +173,9 @@ int main(int argc, char **argv)
 	      "one physical page for both: each counts it as shared and is charged half of it (Pss)");
 	say("addresses: {addr=lab %p, peer %#lx (%s)}", (void *)p, (unsigned long)r.addr,
 	    r.addr == (uintptr_t)p ? "equal" : "different");
-	say("each process's own mmap chose its address: ASLR usually makes them differ, nothing guarantees it");
+	check(starts_mapping_of(p, fd) && r.own_mapping,
+	      "each process's own mmap chose its address: the start of a mapping of the file in its own maps");
+	say("ASLR usually makes them differ, nothing guarantees it (step 7 starts two peers without it)");
 
 	step("The peer writes \"hello from peer\"; the lab reads at its own address.");
 	pair_signal(&pr, 'w');
@@ -222,8 +226,31 @@ int main(int argc, char **argv)
 	check(strcmp(wait_child(pid), "exited 0") == 0, "the child exited 0");
 	pair_close(&pr);
 
+	if (munmap(q, len) == -1)
+		die("munmap private");
+
+	step("Two more peers, one after the other, without address randomisation (as setarch -R runs them).");
+	int persona = personality(0xffffffff);
+	bool fixed = persona != -1 && personality((unsigned long)persona | ADDR_NO_RANDOMIZE) != -1;
+	say("personality ADDR_NO_RANDOMIZE for the peers: {noaslr=%s}", fixed ? "set" : errname(errno));
+	uintptr_t at[2] = { 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		pid = spawn_sibling("peer", &pr, path, nk[0], nk[1], (char *)NULL);
+		pair_recv(&pr, &r, sizeof r);
+		at[i] = r.addr;
+		pair_signal(&pr, 'q');
+		if (strcmp(wait_child(pid), "exited 0") != 0)
+			die_msg("peer failed");
+		pair_close(&pr);
+	}
+	if (fixed && personality((unsigned long)persona) == -1)
+		die("personality");
+	say("their addresses: {addr=%#lx and %#lx}", (unsigned long)at[0], (unsigned long)at[1]);
+	check(!fixed || at[0] == at[1],
+	      "without randomisation two unrelated processes got the same address: only ASLR makes them differ");
+
 	step("Clean up.");
-	if (munmap(p, len) == -1 || munmap(q, len) == -1)
+	if (munmap(p, len) == -1)
 		die("munmap");
 	if (close(fd) == -1)
 		die("close");
