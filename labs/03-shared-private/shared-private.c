@@ -99,7 +99,7 @@ static void private_process(struct pair *p, const char *path)
 			if (msync(priv, (size_t)np * ps, MS_SYNC) == -1)
 				die("child: msync");
 			/* END SOLUTION */
-			//> /* TODO: store "vP" at the start of page (page kp of the private mapping), then msync the mapping (MS_SYNC) */
+			//> (void)page; /* TODO: store "vP" at the start of page (page kp of the private mapping), then msync the mapping (MS_SYNC) */
 			struct smaps s = smaps_of(priv);
 			say("child: stored \"vP\" on page %d of its private mapping, then msync(MS_SYNC)", kp);
 			char kinds[256] = "";
