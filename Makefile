@@ -85,6 +85,8 @@ help:
 	@echo "  make lab-N        build and run lab N (lab-3 and lab-03 both work; ARGS=... passes arguments)"
 	@echo "  make labs         run every lab"
 	@echo "  make test         build everything and run the harness (installs python3-pytest if needed)"
+	@echo "  make try LAB=N    write lab N's exercise to try/NN-slug/ for you to complete (make reset LAB=N: start again)"
+	@echo "  make check [LAB=N]   build and grade your try/ copy against the transcripts; make answer LAB=N: the reference"
 	@echo "  make memcheck     every lab under valgrind memcheck"
 	@echo "  make sanitize     every lab built with ASan+UBSan, through the harness"
 	@echo "  make expected LAB=N [VARIANT=name]   rewrite lab N's transcript(s) for review"
@@ -110,10 +112,26 @@ lab-%: $$($$(call lab_slug,$$*).bins) FORCE
 labs: all
 	@status=0; $(foreach l,$(ALL_LABS),sh harness/run-lab.sh $(call lab_prog,$l) || status=1; echo;) exit $$status
 
+# The tests run in TEST_WORKERS processes (Debian's python3-pytest-xdist, installed like pytest;
+# harness/conftest.py keeps the tests of one expensive fixture in one worker).  TEST_WORKERS=0: serially.
+TEST_WORKERS ?= 4
 test: all
 	@sh harness/need.sh pytest
 	@$(NEED_BWRAP)
-	$(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest harness $(PYTEST_ARGS)
+	@[ "$(TEST_WORKERS)" = 0 ] || sh harness/need.sh pytest-xdist || echo "(the tests run one at a time: slower)" >&2
+	$(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest \
+	  $$([ "$(TEST_WORKERS)" != 0 ] && $(PYTHON) -c 'import xdist' 2>/dev/null && echo '-n $(TEST_WORKERS) --dist loadgroup') \
+	  harness $(PYTEST_ARGS)
+
+# Self-study (harness/selfstudy.py): lab N's exercise in try/NN-slug/ (yours: git ignores it and
+# `make clean` keeps it), graded by the grader's own build, runs and feedback.
+.PHONY: try check reset answer
+try reset answer:
+	@$(PYTHON) harness/selfstudy.py $@ '$(LAB)'
+
+check: all
+	@$(NEED_BWRAP)
+	@$(PYTHON) harness/selfstudy.py check '$(LAB)'
 
 # Built apart, after valgrind is here: common.c quiets deliberate probes through <valgrind/valgrind.h>.
 memcheck:

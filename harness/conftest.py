@@ -1,9 +1,28 @@
+"""pytest's setup for the harness: the --repeat option, the machine's slowness,
+and how `make test` spreads the tests over CPUs (pytest-xdist, --dist loadgroup).
+
+Parallel runs: a test that uses one of SHARED's fixtures (expensive, module
+scoped: computed once per worker that needs it) is marked
+xdist_group(<module>::<fixture>), so every test of that fixture runs in one
+worker and the fixture is computed once.  Other module-scoped fixtures are
+cheap enough to be made again in each worker that needs them.  The tests are
+ordered longest first (the shared fixture's group, then the other tests with
+module fixtures, which grade whole trees, and those marked `long`, then the
+rest in collection order), so the longest chains start at once.  Without xdist
+(`python3 -m pytest harness`) the marks do nothing and the order is the same.
+"""
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runner  # noqa: E402
+
+# Fixtures whose tests must share one worker: {fixture name}.  test_grade's
+# `batch` grades the hostile corpus once, in one grade-all run (-j 2).
+SHARED = {"batch"}
 
 
 def pytest_addoption(parser):
@@ -11,7 +30,41 @@ def pytest_addoption(parser):
                      help="run every lab N times; every run must match its transcript byte for byte")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): tests that must run in the same xdist worker")
+    config.addinivalue_line("markers", "long: a test that takes seconds (it is started early)")
+    # Measured once per session, before any test and before xdist starts its
+    # workers: they inherit MMAPLABS_SLOWNESS and reuse it (runner.slowness).
+    runner.slowness()
+
+
 def pytest_report_header(config):
-    # Measured once per session, before any test (or xdist worker) starts; every
-    # duration the harness waits for is scaled by it (runner.seconds).
     return f"machine slowness: {runner.slowness():.2f} (runner.seconds scales every wait by it)"
+
+
+def _module_fixtures(item):
+    """Names of the module-scoped fixtures the test uses."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    out = set()
+    for name, defs in info.name2fixturedefs.items():
+        if defs and defs[-1].scope == "module":
+            out.add(name)
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)        # before xdist reads the marks (its own modifyitems)
+def pytest_collection_modifyitems(config, items):
+    rank = {}
+    for item in items:
+        mod = _module_fixtures(item)
+        shared = sorted(mod & SHARED)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}::{shared[0]}"))
+            rank[item.nodeid] = 0
+        elif mod or item.get_closest_marker("long"):
+            rank[item.nodeid] = 1
+        else:
+            rank[item.nodeid] = 2
+    items.sort(key=lambda it: rank[it.nodeid])          # stable: collection order within a rank

@@ -24,6 +24,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,6 +218,41 @@ def cmd_memcheck(only=None):
     return 1 if failed else 0
 
 
+def cmd_repeat(runs, only=None, log=print):
+    """Run every transcript `runs` times (round after round) and count the runs
+    whose normalised output is the transcript byte for byte (exit 0, nothing
+    left behind).  harness/stress.sh runs this pinned to one CPU and under load."""
+    vs = [v for lab in labs.all_labs() if not only or lab.slug == labs.get(only).slug for v in variants(lab)]
+    same = {v.id: 0 for v in vs}
+    first_bad = {}
+    t0 = time.monotonic()
+    log(f"repeat: {len(vs)} transcript(s) x {runs} run(s); machine slowness {runner.slowness():.2f}, "
+        f"time limit per run {lab_timeout():.0f} s")
+    for i in range(runs):
+        bad = []
+        for v in vs:
+            r = run_variant(v)
+            report = compare(v, r)
+            if report is None:
+                same[v.id] += 1
+            else:
+                bad.append(v.id)
+                first_bad.setdefault(v.id, f"run {i + 1}: {report}")
+        log(f"round {i + 1}/{runs}: {len(vs) - len(bad)}/{len(vs)} identical"
+            + (f"; differ: {', '.join(bad)}" if bad else "") + f"  ({time.monotonic() - t0:.0f} s)")
+    width = max([len(k) for k in same] + [10])
+    log("")
+    for k, n in same.items():
+        log(f"  {k:<{width}}  identical {n}/{runs}")
+    total = sum(same.values())
+    log(f"repeat: {total}/{len(vs) * runs} runs identical to their transcripts, "
+        f"{len(vs) * runs - total} differ; {len(first_bad)} transcript(s) ever differed")
+    for k, report in first_bad.items():
+        log("")
+        log(f"first difference of {k}, {report}")
+    return 1 if first_bad else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -226,10 +262,15 @@ def main(argv=None):
     e.add_argument("--args")
     m = sub.add_parser("memcheck", help="run every lab under valgrind memcheck")
     m.add_argument("lab", nargs="?")
+    r = sub.add_parser("repeat", help="run every transcript N times and count identical runs (harness/stress.sh)")
+    r.add_argument("-n", "--runs", type=int, default=20)
+    r.add_argument("lab", nargs="?")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "expected":
             return cmd_expected(a.lab, a.variant, a.args)
+        if a.cmd == "repeat":
+            return cmd_repeat(a.runs, a.lab)
         return cmd_memcheck(a.lab)
     except (labs.LabError, TranscriptError, FileNotFoundError) as err:
         print(f"mmaplabs: {err}", file=sys.stderr)

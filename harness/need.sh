@@ -1,16 +1,18 @@
 #!/bin/sh
-# need.sh pytest|valgrind|bubblewrap: make sure a tool from Debian's packages is here.
+# need.sh pytest|pytest-xdist|valgrind|bubblewrap|stress-ng: make sure a tool from Debian's packages is here.
 # As root it installs the package; otherwise it stops with the exact command.
 python=${PYTHON:-/usr/bin/python3}
 case "$1" in
   pytest)   have() { "$python" -c 'import pytest' 2>/dev/null; }; pkg=python3-pytest ;;
+  pytest-xdist) have() { "$python" -c 'import xdist' 2>/dev/null; }; pkg=python3-pytest-xdist ;;
   valgrind) have() { command -v valgrind >/dev/null 2>&1; }; pkg=valgrind ;;
   bubblewrap) have() { command -v bwrap >/dev/null 2>&1; }; pkg=bubblewrap ;;
+  stress-ng) have() { command -v stress-ng >/dev/null 2>&1; }; pkg=stress-ng ;;
   *) echo "need.sh: unknown tool $1" >&2; exit 2 ;;
 esac
 have && exit 0
-if [ "$1" = pytest ] && [ "$python" != /usr/bin/python3 ]; then
-  echo "pytest is not importable by PYTHON=$python; Debian's $pkg serves /usr/bin/python3: run with PYTHON=/usr/bin/python3" >&2
+if [ "${1%-xdist}" = pytest ] && [ "$python" != /usr/bin/python3 ]; then
+  echo "$1 is not importable by PYTHON=$python; Debian's $pkg serves /usr/bin/python3: run with PYTHON=/usr/bin/python3" >&2
   exit 1
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -117,11 +117,12 @@ def probe():
     if _probed is None:
         import subprocess
         import tempfile
+        import runner
         try:
             with tempfile.TemporaryDirectory(prefix="mmaplab-strace.") as d:
                 out = f"{d}/trace.txt"
                 p = subprocess.run(traced_argv(["/bin/true"], [], out), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=runner.seconds(30))
                 text = open(out).read() if p.returncode == 0 else ""
                 if program_events(parse(text), "/bin/true") is not None:
                     _probed = (True, "strace works")

@@ -156,13 +156,20 @@ SHMGET = ('import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); '
           'assert libc.shmget(ctypes.c_int(key), ctypes.c_size_t(ps), 0o1600) != -1, os.strerror(ctypes.get_errno())')
 
 
+def long_sleep():
+    """A sleep (in the programs the runner must stop) that outlasts any limit the test sets."""
+    return "%d" % runner.seconds(30)
+
+
 def test_timeout_kills_the_whole_process_group(tmp_path):
-    marker = tmp_path / "grandchild-alive"
-    script = f"(sleep 30; touch {marker}) & sleep 30"
+    started, marker = tmp_path / "grandchild-started", tmp_path / "grandchild-alive"
+    script = f"(touch {started}; sleep {long_sleep()}; touch {marker}) & sleep {long_sleep()}"
     start = time.monotonic()
-    r = plain(["sh", "-c", script], timeout=runner.seconds(1))
+    # A short limit: the grandchild is up within milliseconds (20 process starts
+    # take PROBE_SECONDS), and `started` proves it was there to be killed.
+    r = plain(["sh", "-c", script], timeout=runner.seconds(0.3))
     assert r.timed_out and time.monotonic() - start < runner.seconds(10)
-    time.sleep(0.2)
+    assert started.exists(), "the grandchild never started: the limit is too short to test anything"
     assert not marker.exists()
     out = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True).stdout
     assert out == "", "a grandchild survived the timeout"
@@ -206,7 +213,7 @@ def test_other_runs_objects_are_not_touched():
 
 
 def test_stray_background_process_is_reported():
-    r = plain(["sh", "-c", "sleep 30 & exit 0"])
+    r = plain(["sh", "-c", f"sleep {long_sleep()} & exit 0"])
     assert any("still running after the program ended" in l for l in r.leftovers)
 
 
@@ -232,13 +239,13 @@ def test_sandbox_closes_a_flood(tmp_path):
 def test_killpg_policy():
     """One process-group kill; what EPERM means is the policy's."""
     assert runner.PLAIN.eperm == "alive" and runner.SANDBOXED.eperm == "foreign"
-    p = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    p = subprocess.Popen(["sleep", long_sleep()], start_new_session=True)
     assert runner.killpg(p.pid, "foreign") is True
     p.wait()
     assert runner.killpg(p.pid, "alive") is False
     if os.geteuid() != 0:
         return            # EPERM needs a group of another user: made below as root
-    p = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    p = subprocess.Popen(["sleep", long_sleep()], start_new_session=True)
     r, w = os.pipe()
     child = os.fork()
     if child == 0:        # an unprivileged process facing root's group: EPERM

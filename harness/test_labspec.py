@@ -1,5 +1,6 @@
 """Tests of lab.toml (labspec), signatures (signature) and `make mutants` (mutants)."""
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 
 import labs
 import labspec
+import mmaplabs
 import mutants
+import runner
 import signature
 
 ROOT = labspec.ROOT
@@ -273,11 +276,11 @@ def test_a_real_run_of_lab_09_has_its_signature(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     p = subprocess.run(signature.traced_argv([prog], spec.signature.calls, out), cwd=work,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=runner.seconds(60))
     assert p.returncode == 0, p.stderr.decode()
     assert signature.check(out.read_text(), spec, program=prog) == (True, [])
     # /bin/true under the same tracer has none of it
-    p = subprocess.run(signature.traced_argv(["/bin/true"], spec.signature.calls, out), timeout=60)
+    p = subprocess.run(signature.traced_argv(["/bin/true"], spec.signature.calls, out), timeout=runner.seconds(60))
     ok, missing = signature.check(out.read_text(), spec, program="/bin/true")
     assert not ok and "no ftruncate call" in missing and "no mmap call with MAP_SHARED and without MAP_ANONYMOUS" in missing
 
@@ -316,12 +319,19 @@ def small_tree(tmp_path, toml):
     return root
 
 
+def ok_lines(lab):
+    """How many different ok: lines the lab's transcripts hold (counted here, not by mutants.py)."""
+    return len({text for v in mmaplabs.variants(lab)
+                for text in re.findall(r"^\s*ok: (.*)$", mmaplabs.normalise(v.body), re.M)})
+
+
 def run_mutants(root, tmp_path, *args):
     lines = []
     rc = mutants.main(["--root", str(root), "--out", str(tmp_path / "out"), *args], log=lines.append)
     return rc, "\n".join(lines)
 
 
+@pytest.mark.long
 def test_mutants_end_to_end_on_lab_09(tmp_path):
     """mutants.py on a copy of lab 09 with a lab.toml that has one good mutant,
     one that survives, one that does not apply and one that does not compile,
@@ -370,7 +380,9 @@ breaks = 4
     assert "UNCOVERED ok: the write works and read() of the file sees 'A'" in out
     assert "UNCOVERED ok: a length of 0" not in out                       # excused
     assert "'no ok: line starts like this' matches no ok: line" in out
-    assert "coverage: 7 ok: lines, 1 covered, 1 excused, 5 uncovered" in out
+    n = ok_lines(LAB09)
+    assert n >= 3
+    assert f"coverage: {n} ok: lines, 1 covered, 1 excused, {n - 2} uncovered" in out
     assert (tmp_path / "out" / LAB09.slug / "no-shrink" / "build" / LAB09.slug / LAB09.entry).exists()
 
 
@@ -379,7 +391,7 @@ def test_a_lab_without_lab_toml_fails_and_is_named(tmp_path):
     (root / "labs" / LAB09.slug / "lab.toml").unlink()
     rc, out = run_mutants(root, tmp_path, "--lab", "9")
     assert rc == 1
-    assert "09-sigbus-eof: no lab.toml: no mutants: 7 ok: lines uncovered" in out
+    assert f"09-sigbus-eof: no lab.toml: no mutants: {ok_lines(LAB09)} ok: lines uncovered" in out
     assert "labs with no lab.toml (1; their owners must add one" in out
 
 
