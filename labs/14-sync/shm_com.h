@@ -15,13 +15,22 @@
 #define LAB14_SHM_COM_H
 
 #include <semaphore.h>
+#include <stdio.h>
 #include <time.h>
 
 #define TEXT_SZ 64
 #define MAX_LINES 8
 
-/* The fixed lines the writer sends, in place of the notes' stdin. */
-#define SHM_LINES "first line", "second line", "third line", "end"
+/* The lines the writer sends, in place of the notes' stdin: n - 1 of
+ * "first line", "second line" ..., then "end" (n from 2 to MAX_LINES). */
+static inline void line_text(int i, int n, char *buf, size_t size)
+{
+	static const char *const nth[] = { "first", "second", "third", "fourth", "fifth", "sixth", "seventh" };
+	if (i == n - 1 || i >= (int)(sizeof nth / sizeof nth[0]))
+		snprintf(buf, size, "end");
+	else
+		snprintf(buf, size, "%s line", nth[i]);
+}
 
 struct shm_com {
 	sem_t empty;  /* posted by the reader: the writer may fill text */

@@ -1,10 +1,10 @@
 /*
  * writer - the writing half of lab 14's System V exchange.
  *
- * Usage: writer KEY       (exec'd by sync; KEY is the segment's System V key)
+ * Usage: writer KEY [--lines=N]   (exec'd by sync; KEY is the segment's System V key)
  *
  * Story: find the segment by its key alone (no shared ancestry needed),
- * then for each fixed line: wait until the buffer is empty, copy the line
+ * then for each of N lines: wait until the buffer is empty, copy the line
  * in, post "filled".  No flag polling, no sleep: the semaphores do both
  * the waiting and the ordering.
  */
@@ -19,9 +19,10 @@
 
 int main(int argc, char **argv)
 {
-	long key;
+	long key, n = 4;
 	const struct lab_option options[] = {
 		{ "KEY", &key, INT_MIN, INT_MAX, .help = "the System V key of sync's segment" },
+		{ "--lines=N", &n, 2, MAX_LINES, .help = "send N lines, the last one \"end\"" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, "the writing half of lab 14's System V exchange; sync starts it");
@@ -34,15 +35,14 @@ int main(int argc, char **argv)
 	if (c == (void *)-1)
 		die("writer: shmat");
 
-	static const char *const lines[] = { SHM_LINES };
 	struct timespec deadline = deadline_after_ms(2000); /* the whole exchange */
-	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+	for (int i = 0; i < n; i++) {
 		/* BEGIN SOLUTION */
 		if (sem_timedwait(&c->empty, &deadline) == -1)
 			die("writer: sem_timedwait(empty)");
 		/* END SOLUTION */
 		//> (void)deadline; /* TODO: wait (bounded) until the reader has emptied the buffer */
-		snprintf(c->text, sizeof c->text, "%s", lines[i]);
+		line_text(i, (int)n, c->text, sizeof c->text);
 		say("writer: wrote \"%s\"", c->text);
 		/* BEGIN SOLUTION */
 		if (sem_post(&c->filled) == -1)
