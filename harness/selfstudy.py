@@ -133,7 +133,7 @@ def cmd_try(lab, base, log=print, root=ROOT):
         log(f"  (no solution region in labs/{lab.slug}: these are its sources as they are; in a handout tree "
             "they already are the exercise)")
     log(f"Write the missing code where the TODO lines are; {show(lab.note, root)}, section \"Exercise\", says what.")
-    others = sorted(p.name for p in lab.folder.iterdir() if p.is_file() and p.suffix != ".c")
+    others = sorted(p.name for p in lab.folder.glob("*.h"))
     log("Only these .c files are yours; " + (f"the lab's {', '.join(others)} (labs/{lab.slug}/), " if others else "")
         + "labs/common and the Makefile stay the tree's, as when a grader builds a submission.")
     log(f"  make check LAB={lab.number}    build your copy and compare it with the lab's transcript(s), as the grader does")
