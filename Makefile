@@ -187,17 +187,20 @@ clean:
 FORCE:
 
 # ---- BENCH (lab 16): shared memory against pipes, sockets, queues and memcpy, measured ----
-# `make bench` times lab 16's channels and experiments (under two minutes) and prints tables,
-# ratios, verdicts on the source notes' claims and PASS/MISS per target; it writes
-# $(BUILD)/bench/results.csv and, with gnuplot, $(BUILD)/bench/throughput.png.
-# Producer and consumer are pinned to CPUs 0 and 1; `make bench PIN=` leaves them to the
-# scheduler.  ARGS=... passes more options (--reps N, --ring-kib N, --chunk-kib N).
+# `make bench` times lab 16's channels and experiments (under two minutes on 2 CPUs), every channel with
+# both processes on one CPU, on two CPUs and where the scheduler puts them, and prints tables, the
+# physical ceilings, a chart, verdicts on the source notes' claims (each channel in its best placement)
+# and PASS/MISS per target; it writes $(BUILD)/bench/results.csv and $(BUILD)/bench/throughput.png.
+# The PNG needs gnuplot: as root `make bench` installs Debian's gnuplot-nox (as `make test` installs
+# pytest), otherwise it prints the command; the chart in the terminal is printed either way.
+# LMBENCH=dir runs lmbench's bw_pipe, bw_unix, lat_pipe and lat_unix from dir beside ours, in the same
+# placements (notes/16-speed.md says how to build lmbench; it is not part of this project).
+# ARGS=... passes more options (--reps N, --ring-kib N, --chunk-kib N).
 # Exit status: non-zero only when a channel delivered wrong data or timed out (a MISS is not an error).
 #
-# The tool is harness/bench/*.c (the method: rounds, statistics, tables, CSV, plot, verdicts)
-# linked with the lab's own shared sources (labs/16-speed: channels, ring, runs, pages), so the
-# bench measures exactly the code the lab checks.  `make all` builds it too, so it never rots.
-PIN ?= --pin
+# The tool is harness/bench/*.c (the method: rounds, placements, statistics, tables, CSV, charts,
+# verdicts) linked with the lab's own shared sources (labs/16-speed: channels, rings, runs, pages), so
+# the bench measures exactly the code the lab checks.  `make all` builds it too, so it never rots.
 BENCH_LAB  := 16-speed
 BENCH_BIN  := $(BUILD)/bench/speed-bench
 BENCH_OBJS := $(patsubst harness/bench/%.c,$(BUILD)/bench/%.o,$(wildcard harness/bench/*.c))
@@ -211,22 +214,32 @@ $(BUILD)/bench/%.o: harness/bench/%.c $(FLAGS_STAMP) labs/labs.mk
 # $(BENCH_LAB).shared: the lab's sources that are not programs (from lab-rules above).
 $(BENCH_BIN): $(BENCH_OBJS) $(patsubst labs/%.c,$(BUILD)/%.o,$($(BENCH_LAB).shared)) $(COMMON_OBJS)
 	$(call say_cc,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 -include $(BENCH_OBJS:.o=.d)
 
 all: $(BENCH_BIN)
 
+# gnuplot for the PNG: installed as root (Debian's gnuplot-nox), otherwise the exact command.
+BENCH_NEED_GNUPLOT = command -v gnuplot >/dev/null 2>&1 || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's gnuplot-nox (for the PNG) ..." >&2; export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q gnuplot-nox >/dev/null; }; } \
+	    || echo "could not install gnuplot-nox: run  apt-get update && apt-get install -y gnuplot-nox" >&2; \
+	else \
+	  echo "gnuplot is missing: no PNG this time (the chart below is in the terminal). For the PNG:" >&2; \
+	  echo "    sudo apt-get install -y gnuplot-nox" >&2; \
+	fi; }
+
 bench: $(BENCH_BIN)
+	@$(BENCH_NEED_GNUPLOT)
 	@out=$$(cd $(BUILD)/bench && pwd); prog=$$out/$(notdir $(BENCH_BIN)); \
-	work=$$(mktemp -d "$${TMPDIR:-/tmp}/mmaplab-bench.XXXXXX") || exit 2; rm -f "$$out/throughput.gp"; \
-	(cd "$$work" && "$$prog" $(PIN) --csv "$$out/results.csv" --gnuplot "$$out/throughput.gp" $(ARGS)); \
+	work=$$(mktemp -d "$${TMPDIR:-/tmp}/mmaplab-bench.XXXXXX") || exit 2; rm -f "$$out/throughput.gp" "$$out/throughput.png"; \
+	(cd "$$work" && "$$prog" --csv "$$out/results.csv" --gnuplot "$$out/throughput.gp" $(if $(LMBENCH),--lmbench '$(LMBENCH)') $(ARGS)); \
 	status=$$?; rm -rf "$$work"; \
-	if [ -s "$$out/throughput.gp" ]; then \
-	  if command -v gnuplot >/dev/null 2>&1; then \
-	    gnuplot "$$out/throughput.gp" && echo "plot: $(BUILD)/bench/throughput.png (throughput vs message size, log axes)"; \
-	  else \
-	    echo "plot: gnuplot is not installed; apt-get install gnuplot-nox, then: gnuplot $(BUILD)/bench/throughput.gp"; \
-	  fi; \
+	if [ -s "$$out/throughput.gp" ] && command -v gnuplot >/dev/null 2>&1; then \
+	  gnuplot "$$out/throughput.gp" && echo "PNG: $(BUILD)/bench/throughput.png (the chart above, log axes, min..max bars)"; \
+	elif [ -s "$$out/throughput.gp" ]; then \
+	  echo "PNG: not drawn (no gnuplot); sudo apt-get install -y gnuplot-nox, then: gnuplot $(BUILD)/bench/throughput.gp"; \
 	fi; \
 	exit $$status

@@ -1,11 +1,13 @@
 /*
- * channels.c - throughput and round trips over every channel, in rounds.
+ * channels.c - throughput and round trips over every channel, in every
+ * placement, in rounds.
  *
- * Round -1 is the warm-up: it runs every channel and size once with a
- * fixed count and sizes the real runs from its time (~30 ms, ~25 ms).
- * Every later round runs each channel at each size once, one after the
- * other, so noise that hits a round hits all its channels.  A channel that
- * times out is skipped from then on; wrong data is counted and reported.
+ * Round -1 is the warm-up: it runs every channel, placement and size once
+ * with a fixed count and sizes the real runs from its time (~20 ms each).
+ * Every later round runs each channel in each placement at each size once,
+ * one after the other, so noise that hits a round hits all of them.  A
+ * channel that times out in a placement is skipped there from then on;
+ * wrong data is counted and reported.
  */
 #include "common.h"
 #include "bench.h"
@@ -13,114 +15,138 @@
 #include <math.h>
 #include <stdio.h>
 
-static void count_placement(const struct outcome *o, long *apart, long *together)
+#define TARGET 0.02 /* seconds per run */
+
+static bool measured(const struct settings *s, int k, int pl)
 {
-	if (o->same_cpu)
-		(*together)++;
-	else
-		(*apart)++;
+	return s->placed[pl] && (k != CH_MEMCPY || pl == PL_ONE);
 }
 
-void measure_throughput(const struct settings *s, struct results *r, unsigned char *src, unsigned char *dst)
+/* One run in placement pl; false when it failed. */
+static bool one_run(const struct settings *s, struct results *r, int pl, struct outcome *o, const char *what,
+		    int kind, size_t size, long cnt, unsigned char *src, unsigned char *dst)
 {
-	long n[NCH][NSIZES];
-	bool dead[NCH] = {false};
-	printf("\n== Throughput: one producer process -> one consumer process\n");
-	printf("   warm-up round sizes each run to ~30 ms; then %d rounds, every channel and size once per round\n",
-	       s->reps);
+	place(s, pl);
+	struct run_cfg rc = s->run;
+	rc.consumer_cpu = consumer_cpu(s, pl);
+	*o = size ? run_tput(&rc, kind, size, cnt, src, dst) : run_lat(&rc, kind, cnt);
+	if (kind != CH_MEMCPY) {
+		r->runs[pl]++;
+		r->together[pl] += o->same_cpu;
+	}
+	if (o->ok)
+		return true;
+	if (o->timeout)
+		r->timeouts++;
+	else
+		r->failures++;
+	fprintf(stderr, "%s, %s, %zu B: %s%s\n", what, pl_name[pl], size, o->timeout ? "TIMEOUT" : "WRONG DATA",
+		o->timeout ? "; skipped in this placement from now on" : "");
+	return false;
+}
+
+void measure_channels(const struct settings *s, struct results *r, unsigned char *src, unsigned char *dst)
+{
+	static long n[NCH][NPL][NSIZES], nl[NLAT][NPL];
+	bool dead[NCH][NPL] = {{false}}, ldead[NLAT][NPL] = {{false}};
+	printf("\n== Channels: a warm-up round sizes each run to ~%.0f ms; then %d rounds, every channel, placement\n"
+	       "   and size once per round (round trips too)\n",
+	       TARGET * 1e3, s->reps);
 	for (int round = -1; round < s->reps; round++) {
-		if (out_of_time(s))
+		if (out_of_time(s)) {
+			printf("   (out of time after %d rounds: the medians are of those)\n", round < 0 ? 0 : round);
 			break;
+		}
 		for (size_t z = 0; z < NSIZES; z++)
-			for (int k = 0; k < NCH; k++) {
-				if (dead[k])
-					continue;
-				long cnt;
-				if (round < 0) {
-					cnt = (long)(4 * MAX_MSG / msg_sizes[z]);
-					cnt = cnt > 20000 ? 20000 : cnt < 8 ? 8 : cnt;
-				} else
-					cnt = n[k][z];
-				struct outcome o = run_tput(&s->run, k, msg_sizes[z], cnt, src, dst);
-				if (k != CH_MEMCPY)
-					count_placement(&o, &r->tput_apart, &r->tput_together);
-				if (!o.ok) {
-					if (o.timeout)
-						r->timeouts++;
+			for (int k = 0; k < NCH; k++)
+				for (int pl = 0; pl < NPL; pl++) {
+					if (!measured(s, k, pl) || dead[k][pl])
+						continue;
+					long cnt = (long)(4 * MAX_MSG / msg_sizes[z]);
+					cnt = round >= 0 ? n[k][pl][z] : cnt > 20000 ? 20000 : cnt < 8 ? 8 : cnt;
+					struct outcome o;
+					bool ok = one_run(s, r, pl, &o, ch_name[k], k, msg_sizes[z], cnt, src, dst);
+					dead[k][pl] = o.timeout;
+					if (round < 0)
+						n[k][pl][z] = size_run(o.secs, cnt, TARGET, 16, 5000000);
 					else
-						r->failures++;
-					fprintf(stderr, "%s, %zu B: %s%s\n", ch_name[k], msg_sizes[z],
-						o.timeout ? "TIMEOUT" : "WRONG DATA",
-						o.timeout ? "; this channel is skipped from now on" : "");
-					dead[k] = o.timeout;
+						r->tp[k][pl][z][round] = ok ? (double)cnt * (double)msg_sizes[z] / o.secs / 1e6 : NAN;
 				}
+		for (size_t j = 0; j < NLAT; j++)
+			for (int pl = 0; pl < NPL; pl++) {
+				if (!s->placed[pl] || ldead[j][pl])
+					continue;
+				long cnt = round < 0 ? 100 : nl[j][pl];
+				struct outcome o;
+				bool ok = one_run(s, r, pl, &o, ch_name[lat_ch[j]], lat_ch[j], 0, cnt, NULL, NULL);
+				ldead[j][pl] = o.timeout;
 				if (round < 0)
-					n[k][z] = size_run(o.secs, cnt, 0.03, 16, 5000000);
+					nl[j][pl] = size_run(o.secs, cnt, TARGET, 20, 2000000);
 				else
-					r->tp[k][z][round] = o.ok ? (double)cnt * (double)msg_sizes[z] / o.secs / 1e6 : NAN;
+					r->lat[j][pl][round] = ok ? o.secs / (double)cnt * 1e6 : NAN;
 			}
 	}
+}
+
+/* "  12345" or "      -" */
+static void cell(double v, int width, int prec)
+{
+	if (isnan(v))
+		printf(" %*s", width, "-");
+	else
+		printf(" %*.*f", width, prec, v);
+}
+
+static void row(const struct settings *s, const char *name, const double *const v[NPL], int best, int prec)
+{
+	printf("  %-18s", name);
+	for (int pl = 0; pl < NPL; pl++)
+		cell(median(v[pl], s->reps), pl == PL_SCHED ? 9 : 8, prec);
+	if (best < 0) {
+		printf("\n");
+		return;
+	}
+	double lo, hi;
+	minmax(v[best], s->reps, &lo, &hi);
+	printf("   %9.*f  %-7s [%.*f .. %.*f]\n", prec, median(v[best], s->reps), pl_name[best], prec, lo, prec, hi);
 }
 
 void print_throughput(const struct settings *s, const struct results *r)
 {
-	int reps = s->reps;
+	printf("\n== Throughput: one producer process -> one consumer process, MB/s (10^6 bytes), median of %d rounds\n",
+	       s->reps);
 	for (size_t z = 0; z < NSIZES; z++) {
 		char sz[32];
 		size_str(msg_sizes[z], sz, sizeof sz);
-		printf("\n  %s messages          MB/s median  [min .. max]        x ring(futex)  x memcpy\n", sz);
+		printf("\n  %-18s %8s %8s %9s   %9s  %-7s [min .. max]\n", sz, pl_name[PL_ONE], pl_name[PL_TWO],
+		       pl_name[PL_SCHED], "best", "where");
 		for (int k = 0; k < NCH; k++) {
-			const double *v = r->tp[k][z];
-			double lo, hi, m = median(v, reps);
-			minmax(v, reps, &lo, &hi);
-			double vr = ratio(v, r->tp[CH_RING][z], reps);
-			double vm = ratio(v, r->tp[CH_MEMCPY][z], reps);
-			printf("  %-20s %12.0f  [%8.0f .. %8.0f]  %10.3f  %9.3f\n", ch_name[k], m, lo, hi, vr, vm);
-			csv_row(s, "throughput", ch_key[k], msg_sizes[z], "MB/s", v, reps, vr, vm);
-		}
-	}
-}
-
-void measure_latency(const struct settings *s, struct results *r)
-{
-	long n[NLAT];
-	bool dead[NLAT] = {false};
-	printf("\n== Latency: round trip of a %d B message (parent -> child -> parent)\n", LAT_SIZE);
-	for (int round = -1; round < s->reps; round++) {
-		if (out_of_time(s))
-			break;
-		for (size_t j = 0; j < NLAT; j++) {
-			if (dead[j])
-				continue;
-			long cnt = round < 0 ? 300 : n[j];
-			struct outcome o = run_lat(&s->run, lat_ch[j], cnt);
-			count_placement(&o, &r->lat_apart, &r->lat_together);
-			if (!o.ok) {
-				if (o.timeout)
-					r->timeouts++;
-				else
-					r->failures++;
-				fprintf(stderr, "latency %s: %s\n", ch_name[lat_ch[j]], o.timeout ? "TIMEOUT" : "WRONG REPLY");
-				dead[j] = o.timeout;
+			const double *v[NPL];
+			for (int pl = 0; pl < NPL; pl++) {
+				v[pl] = r->tp[k][pl][z];
+				if (measured(s, k, pl))
+					csv_row(s, "throughput", ch_key[k], pl_key[pl], msg_sizes[z], "MB/s", v[pl], s->reps);
 			}
-			if (round < 0)
-				n[j] = size_run(o.secs, cnt, 0.025, 50, 2000000);
-			else
-				r->lat[j][round] = o.ok ? o.secs / (double)cnt * 1e6 : NAN;
+			row(s, ch_name[k], v, best_tp(s, r, k, z), 0);
 		}
 	}
+	printf("\n  where the scheduler put them (sched_getcpu at the end of each run): both on the same CPU in");
+	printf(" %ld of %ld runs\n", r->together[PL_SCHED], r->runs[PL_SCHED]);
 }
 
 void print_latency(const struct settings *s, const struct results *r)
 {
-	int reps = s->reps;
-	printf("  %-20s %10s  [%8s .. %8s]  %12s  %10s\n", "channel", "us median", "min", "max", "x ring(spin)",
-	       "x pipe");
+	printf("\n== Round trips of a %d-byte message (parent -> child -> parent), microseconds, median of %d rounds\n",
+	       LAT_SIZE, s->reps);
+	printf("  %-18s %8s %8s %9s   %9s  %-7s [min .. max]\n", "channel", pl_name[PL_ONE], pl_name[PL_TWO],
+	       pl_name[PL_SCHED], "best", "where");
 	for (size_t j = 0; j < NLAT; j++) {
-		double lo, hi, m = median(r->lat[j], reps);
-		minmax(r->lat[j], reps, &lo, &hi);
-		double vs = ratio(r->lat[j], r->lat[LAT_SPIN], reps), vp = ratio(r->lat[j], r->lat[LAT_PIPE], reps);
-		printf("  %-20s %10.2f  [%8.2f .. %8.2f]  %12.2f  %10.2f\n", ch_name[lat_ch[j]], m, lo, hi, vs, vp);
-		csv_row(s, "latency", ch_key[lat_ch[j]], LAT_SIZE, "us/roundtrip", r->lat[j], reps, NAN, NAN);
+		const double *v[NPL];
+		for (int pl = 0; pl < NPL; pl++) {
+			v[pl] = r->lat[j][pl];
+			if (s->placed[pl])
+				csv_row(s, "round-trip", ch_key[lat_ch[j]], pl_key[pl], LAT_SIZE, "us", v[pl], s->reps);
+		}
+		row(s, ch_name[lat_ch[j]], v, best_lat(s, r, (int)j), 2);
 	}
 }

@@ -48,8 +48,8 @@ void print_faults(const struct settings *s, const struct results *r, const char 
 		double per = f > 0 ? m * (double)npages / f : NAN;
 		printf("  %-26s %12.0f %10.0f %10.0f %14.2f %12.1f\n", pf_name[k], m, f, per,
 		       ratio(r->pff[k], r->pff[FT_ANON], reps), median(r->pfs[k], reps));
-		csv_row(s, "fault-first", pf_key[k], npages, "ns/page", r->pff[k], reps, NAN, NAN);
-		csv_row(s, "fault-second", pf_key[k], npages, "ns/page", r->pfs[k], reps, NAN, NAN);
+		csv_row(s, "fault-first", pf_key[k], pl_key[PL_ONE], npages, "ns/page", r->pff[k], reps);
+		csv_row(s, "fault-second", pf_key[k], pl_key[PL_ONE], npages, "ns/page", r->pfs[k], reps);
 	}
 	printf("   (MAP_POPULATE rows: the mmap call itself, which faults everything in, plus the first pass)\n");
 }

@@ -131,17 +131,17 @@ void print_files(const struct settings *s, const struct results *r)
 	heading("copy", "x read/write");
 	for (int k = 0; k < NFC; k++) {
 		row(fc_name[k], r->fc[k], r->fc[FC_RW], reps, len);
-		csv_row(s, "file-copy", fc_key[k], len, "ms", r->fc[k], reps, NAN, NAN);
+		csv_row(s, "file-copy", fc_key[k], pl_key[PL_ONE], len, "ms", r->fc[k], reps);
 	}
 	heading("read (warm cache)", "x read()");
 	for (int k = 0; k < NFR; k++) {
 		row(fr_name[k], r->frw[k], r->frw[FR_READ], reps, len);
-		csv_row(s, "file-read-warm", fr_key[k], len, "ms", r->frw[k], reps, NAN, NAN);
+		csv_row(s, "file-read-warm", fr_key[k], pl_key[PL_ONE], len, "ms", r->frw[k], reps);
 	}
 	heading("read (cold: FADV_DONTNEED)", "x read()");
 	for (int k = 0; k < NFR; k++) {
 		row(fr_name[k], r->frc[k], r->frc[FR_READ], r->cold_reps, len);
-		csv_row(s, "file-read-cold", fr_key[k], len, "ms", r->frc[k], r->cold_reps, NAN, NAN);
+		csv_row(s, "file-read-cold", fr_key[k], pl_key[PL_ONE], len, "ms", r->frc[k], r->cold_reps);
 	}
 	printf("   cold: POSIX_FADV_DONTNEED (no root needed) left %.0f%% of the file cached%s\n", r->cold_left * 100,
 	       r->cold_ok ? "; on a VM the host may still cache the disk, so \"cold\" can be faster than a real disk"

@@ -1,9 +1,10 @@
 /*
  * speed-bench - `make bench`: is shared memory "10-100x faster than a pipe"?
- * Lab 16's channels and experiments, timed.  See bench.h for the parts and
+ * Lab 16's channels and experiments, timed, with both processes on one CPU,
+ * on two, and where the scheduler puts them.  See bench.h for the parts and
  * notes/16-speed.md for the method and what it found.
  *
- * Usage: speed-bench [--pin] [--reps N] [--ring-kib N] [--chunk-kib N]
+ * Usage: speed-bench [--reps N] [--ring-kib N] [--chunk-kib N] [--lmbench DIR]
  *                    [--csv FILE] [--gnuplot FILE.gp]
  *
  * Exit status 1 when a channel delivered wrong data or timed out (a MISS
@@ -18,8 +19,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"usage: speed-bench [--pin] [--reps N] [--ring-kib N] [--chunk-kib N] [--csv FILE] [--gnuplot FILE.gp]";
+const char *const pl_name[NPL] = {"1 CPU", "2 CPUs", "scheduler"};
+const char *const pl_key[NPL] = {"one-cpu", "two-cpus", "scheduler"};
+
+static const char usage[] = "usage: speed-bench [--reps N] [--ring-kib N] [--chunk-kib N] [--lmbench DIR] "
+			    "[--csv FILE] [--gnuplot FILE.gp]";
 
 static _Noreturn void bad_usage(const char *why, const char *arg)
 {
@@ -48,12 +52,12 @@ static void parse(int argc, char **argv, struct settings *s)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--pin") == 0)
-			s->pin = true;
-		else if (strcmp(a, "--csv") == 0 && i + 1 < argc)
+		if (strcmp(a, "--csv") == 0 && i + 1 < argc)
 			s->csv_path = argv[++i];
 		else if (strcmp(a, "--gnuplot") == 0 && i + 1 < argc)
 			s->gp_path = argv[++i];
+		else if (strcmp(a, "--lmbench") == 0 && i + 1 < argc)
+			s->lmbench = argv[++i];
 		else if (strcmp(a, "--reps") == 0)
 			s->reps = (int)number(argc, argv, &i, 1, MAXR);
 		else if (strcmp(a, "--chunk-kib") == 0)
@@ -68,18 +72,56 @@ static void parse(int argc, char **argv, struct settings *s)
 	}
 }
 
+/* ---- placements ------------------------------------------------------------ */
+
+static void find_cpus(struct settings *s)
+{
+	if (sched_getaffinity(0, sizeof s->initial, &s->initial) == -1)
+		die("sched_getaffinity");
+	int n = 0;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &s->initial))
+			s->cpu[n++] = c;
+	if (n == 1)
+		s->cpu[1] = s->cpu[0];
+	s->placed[PL_ONE] = true;
+	s->placed[PL_TWO] = s->placed[PL_SCHED] = n >= 2;
+}
+
+void place(const struct settings *s, int pl)
+{
+	if (pl == PL_SCHED) {
+		if (sched_setaffinity(0, sizeof s->initial, &s->initial) == -1)
+			die("sched_setaffinity");
+	} else
+		pin_to_cpu(s->cpu[0]);
+}
+
+int consumer_cpu(const struct settings *s, int pl)
+{
+	return pl == PL_ONE ? s->cpu[0] : pl == PL_TWO ? s->cpu[1] : -1;
+}
+
 static void print_machine(const struct settings *s)
 {
 	printf("machine: %ld CPUs online, page size %zu, work directory on %s\n", s->ncpus, page_size(), fs_type("."));
 	double load0 = loadavg();
 	printf("load average: %.1f on %ld CPUs%s\n", load0, s->ncpus,
-	       load0 > (double)s->ncpus ? " -- the machine is busy: expect wide spreads; the per-round ratios suffer least"
-					: "");
-	printf("placement: %s\n", s->pin ? "pinned: producer on CPU 0, consumer on CPU 1 (--pin)"
-					 : "left to the scheduler (make bench ARGS=--pin pins to CPUs 0 and 1)");
-	printf("ring: %zu KiB of data; pipe (1 MiB): F_SETPIPE_SZ %d; posix mq pieces of %ld B, %ld deep\n",
-	       (size_t)s->chan.ring_cap / KiB, s->chan.pipe_big, s->chan.mq_piece, s->chan.mq_depth);
-	printf("checks: each message carries its sequence number in its first and last 8 bytes (make test checks every byte)\n");
+	       load0 > 0.5 * (double)s->ncpus ? " -- the machine is busy: expect wide spreads; the per-round ratios suffer least"
+					      : "");
+	if (s->placed[PL_TWO])
+		printf("placements: 1 CPU (both processes on CPU %d), 2 CPUs (producer on CPU %d, consumer on CPU %d),"
+		       " scheduler (both free to run on any CPU this bench may use)\n",
+		       s->cpu[0], s->cpu[0], s->cpu[1]);
+	else
+		printf("placements: only 1 CPU (CPU %d): this process may use one CPU, so 2 CPUs and the scheduler's"
+		       " placement cannot be measured\n", s->cpu[0]);
+	printf("ring: %zu KiB of data, published every %zu KiB; pipe (1 MiB): F_SETPIPE_SZ %d; posix mq pieces of %ld B,"
+	       " %ld deep\n",
+	       (size_t)s->chan.ring_cap / KiB, (size_t)s->chan.ring_chunk / KiB, s->chan.pipe_big, s->chan.mq_piece,
+	       s->chan.mq_depth);
+	printf("checks: each message carries its sequence number in its first and last 8 bytes; the zero-copy ring's"
+	       " consumer sums every word in place (make test checks every byte)\n");
 }
 
 static struct results *new_results(void)
@@ -87,8 +129,12 @@ static struct results *new_results(void)
 	struct results *r = calloc(1, sizeof *r);
 	if (!r)
 		die("calloc");
-	set_nan(&r->tp[0][0][0], sizeof r->tp / sizeof(double));
-	set_nan(&r->lat[0][0], sizeof r->lat / sizeof(double));
+	set_nan(&r->tp[0][0][0][0], sizeof r->tp / sizeof(double));
+	set_nan(&r->lat[0][0][0], sizeof r->lat / sizeof(double));
+	set_nan(&r->ho[0][0][0], sizeof r->ho / sizeof(double));
+	set_nan(&r->ho_local[0][0][0], sizeof r->ho_local / sizeof(double));
+	set_nan(&r->lm[0][0], sizeof r->lm / sizeof(double));
+	set_nan(&r->lm_ours[0][0][0], sizeof r->lm_ours / sizeof(double));
 	set_nan(&r->pff[0][0], sizeof r->pff / sizeof(double));
 	set_nan(&r->pfs[0][0], sizeof r->pfs / sizeof(double));
 	set_nan(&r->pfn[0][0], sizeof r->pfn / sizeof(double));
@@ -98,40 +144,64 @@ static struct results *new_results(void)
 	return r;
 }
 
+/* Where the time went: "channels 36 s, limits 1 s, ...". */
+struct timeline {
+	char text[256];
+	double last;
+};
+
+static void mark(struct timeline *t, const char *what)
+{
+	double n = now();
+	size_t len = strlen(t->text);
+	snprintf(t->text + len, sizeof t->text - len, "%s%s %.0f s", len ? ", " : "", what, n - t->last);
+	t->last = n;
+}
+
 int main(int argc, char **argv)
 {
-	struct settings s = {.reps = 9};
+	struct settings s = {.reps = 5, .budget = 95.0};
 	chan_setup(&s.chan);
 	s.chan.ring_stall = 5.0;
+	s.chan.spin_limit = 0; /* the spinning ring spins: on one CPU that is the point */
 	parse(argc, argv, &s);
 	lab_begin(LAB_TITLE);
 	s.t_start = now();
 	s.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-	bool two_cpus = s.pin && s.ncpus >= 2;
-	s.run = (struct run_cfg){
-		.chan = &s.chan, .check = CHECK_STAMPS, .consumer_cpu = two_cpus ? 1 : -1, .limit = 10.0};
+	find_cpus(&s);
+	s.run = (struct run_cfg){.chan = &s.chan, .check = CHECK_STAMPS, .consumer_cpu = -1, .limit = 10.0, .seed = 1};
 	if (s.csv_path) {
 		s.csv = fopen(s.csv_path, "w");
 		if (!s.csv)
 			die("fopen %s", s.csv_path);
-		fprintf(s.csv, "experiment,channel,size_bytes,unit,median,min,max,reps,x_ring,x_memcpy\n");
+		fprintf(s.csv, "experiment,channel,placement,size_bytes,unit,median,min,max,reps\n");
 	}
 	print_machine(&s);
-	pin_to_cpu(two_cpus ? 0 : -1);
+	struct timeline t = {.last = s.t_start};
 	unsigned char *src = map_anon(MAX_MSG), *dst = map_anon(MAX_MSG);
 	struct results *r = new_results();
 
-	measure_throughput(&s, r, src, dst);
+	measure_channels(&s, r, src, dst);
+	mark(&t, "channels");
 	print_throughput(&s, r);
-	measure_latency(&s, r);
 	print_latency(&s, r);
+	place(&s, PL_ONE);
+	measure_limits(&s, r);
+	mark(&t, "ceilings");
+	print_limits(&s, r);
 	measure_faults(&s, r);
+	mark(&t, "page faults");
 	print_faults(&s, r, fs_type("."));
 	measure_files(&s, r);
+	mark(&t, "files");
 	print_files(&s, r);
-	printf("\n== Where the two processes ran (sched_getcpu at the end of each run)\n");
-	printf("  throughput runs: %ld on different CPUs, %ld on the same CPU\n", r->tput_apart, r->tput_together);
-	printf("  latency runs:    %ld on different CPUs, %ld on the same CPU\n", r->lat_apart, r->lat_together);
+	if (s.lmbench) {
+		measure_lmbench(&s, r);
+		mark(&t, "lmbench");
+	}
+	place(&s, PL_SCHED);
+	printf("\ntime: %s\n", t.text);
+	print_chart(&s, r);
 	print_claims(&s, r);
 	print_targets(&s, r);
 

@@ -61,17 +61,23 @@ static void futex_wake(struct ring_end *e, _Atomic uint32_t *addr)
 	e->wakes += n;
 }
 
-/* Sleep in FUTEX_WAIT while *word == old, at most e->nap seconds. */
-static void nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t old)
+/* Sleep in FUTEX_WAIT while *word == old, at most e->nap seconds.  False
+ * when the nap ran out although *word had changed: the other side moved
+ * and did not wake us, a lost wake-up. */
+static bool nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t old)
 {
 	double whole = (double)(time_t)e->nap;
 	struct timespec ts = {(time_t)whole, (long)((e->nap - whole) * 1e9)};
-	if (futex(word, FUTEX_WAIT, old, &ts) == 0)
+	if (futex(word, FUTEX_WAIT, old, &ts) == 0) {
 		e->woken++;
-	else if (errno == ETIMEDOUT)
+		e->late = 0;
+	} else if (errno == ETIMEDOUT) {
 		e->napped_out++;
-	else if (errno != EAGAIN && errno != EINTR)
+		if (atomic_load(word) != old)
+			return ++e->late < 3;
+	} else if (errno != EAGAIN && errno != EINTR)
 		die("futex(FUTEX_WAIT)");
+	return true;
 }
 
 /* Wait until *word != old.  Spinning: poll, pausing; every 1024 polls look
@@ -79,8 +85,9 @@ static void nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t old)
  * the other side is queued behind us; after spin_limit polls (when it is
  * not 0) sleep like the futex ring.  Sleeping: announce in *sleeps, look
  * again, then FUTEX_WAIT (the kernel rechecks *word == old atomically).
- * Returns -1 at the deadline, or when the other side has not moved for
- * e->stall seconds: a broken ring fails fast, a slow one does not. */
+ * Returns -1 at the deadline, when the other side has not moved for
+ * e->stall seconds (a broken ring fails fast, a slow one does not), or
+ * after three lost wake-ups in a row. */
 static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeps,
 		     double deadline)
 {
@@ -100,10 +107,9 @@ static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, _
 			continue;
 		}
 		atomic_store(sleeps, 1); /* seq_cst: ordered before the load below */
-		if (atomic_load(word) == old)
-			nap(e, word, old);
+		bool woken = atomic_load(word) != old || nap(e, word, old);
 		atomic_store_explicit(sleeps, 0, memory_order_relaxed);
-		if (now() > deadline && atomic_load(word) == old)
+		if (!woken || (now() > deadline && atomic_load(word) == old))
 			return -1;
 	}
 }
@@ -119,10 +125,12 @@ static void publish_head(struct ring_end *e)
 	 * new head, so a reader that sees head also sees the bytes. */
 	atomic_store_explicit(&r->head, e->pos, memory_order_release);
 	if (ring_may_sleep(e)) {
-		/* Store head, then load reader_sleeps: a full fence, or the
-		 * reader could go to sleep on the old head and never wake. */
+		/* Store head, then look at reader_sleeps: a full fence, or the
+		 * reader could go to sleep on the old head and never wake.
+		 * Taking the flag (exchange with 0) wakes a sleeper once: until
+		 * it runs again, the next publishes make no system call. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&r->reader_sleeps, memory_order_relaxed))
+		if (atomic_exchange_explicit(&r->reader_sleeps, 0, memory_order_relaxed))
 			futex_wake(e, &r->head);
 	}
 	/* END SOLUTION */
@@ -186,7 +194,7 @@ static void publish_tail(struct ring_end *e)
 	atomic_store_explicit(&r->tail, e->pos, memory_order_release);
 	if (ring_may_sleep(e)) {
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&r->writer_sleeps, memory_order_relaxed))
+		if (atomic_exchange_explicit(&r->writer_sleeps, 0, memory_order_relaxed))
 			futex_wake(e, &r->tail);
 	}
 	/* END SOLUTION */

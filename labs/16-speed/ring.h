@@ -42,12 +42,13 @@ struct ring_end {
 	struct ring *r;
 	bool spin;           /* wait by spinning first ... */
 	uint32_t spin_limit; /* ... for this many polls, then sleep; 0: spin only, never sleep */
-	double nap;          /* seconds of one FUTEX_WAIT at most */
+	double nap;          /* seconds of one FUTEX_WAIT at most (a lost wake-up costs this) */
 	uint32_t cap;        /* bytes of data in use: a power of two, at most RING_MAX */
 	uint32_t chunk;      /* the writer publishes at least every chunk bytes */
 	double stall;        /* seconds without progress that count as a timeout */
 	uint32_t pos, seen;
 	long woken, napped_out; /* FUTEX_WAITs that a FUTEX_WAKE ended / that the nap ended */
+	long late;              /* naps in a row that ran out after the other side had moved */
 	long wakes;             /* sleepers this side's FUTEX_WAKEs woke */
 };
 

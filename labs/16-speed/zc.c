@@ -21,7 +21,7 @@ static uint64_t zc_base(long i)
 	return ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
 }
 
-static void zc_build(unsigned char *p, size_t n, uint64_t first)
+void zc_build(unsigned char *p, size_t n, uint64_t first)
 {
 	u64x2 v = {first, first + 1}, two = {2, 2};
 	size_t i = 0;
@@ -39,7 +39,7 @@ static void zc_build(unsigned char *p, size_t n, uint64_t first)
 		memcpy(p + i, &w, 8);
 }
 
-static uint64_t zc_sum(const unsigned char *p, size_t n)
+uint64_t zc_sum(const unsigned char *p, size_t n)
 {
 	u64x2 a = {0, 0}, b = a, c = a, d = a, x;
 	size_t i = 0;

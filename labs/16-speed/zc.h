@@ -16,4 +16,10 @@ int zc_send(const struct run_cfg *rc, struct ring_end *e, size_t size, long i, u
  * add its bytes to *sum.  1 it is right, 0 it is not, -1 a timeout. */
 int zc_recv(const struct run_cfg *rc, struct ring_end *e, size_t size, long i, uint64_t *sum, double deadline);
 
+/* The timed build and use: words first, first + 1, ... into p[0..n);
+ * the sum of the 8-byte words of p[0..n).  Vector code, as fast as memcpy's
+ * stores and loads, so they measure the ring, not the arithmetic. */
+void zc_build(unsigned char *p, size_t n, uint64_t first);
+uint64_t zc_sum(const unsigned char *p, size_t n);
+
 #endif
