@@ -11,11 +11,11 @@
  * bytes but each side's stores stay its own.  Both start as zeros.  The
  * kernel backs the shared one with an unnamed shmem file (maps calls it
  * "/dev/zero (deleted)"): with no name to open, only a forked child gets it.
- * Then seed 003's "people" example (N records, ages from A, the child sets
+ * Then source note 3's "people" example (N records, ages from A, the child sets
  * B), with a pipe handshake in place of two- and five-second sleeps, and a
  * file-backed MAP_SHARED mapping inherited over fork whose descriptor was
  * closed before the fork.  Mappings never block: the handshake, not a
- * one-microsecond usleep, is what lets the reader see the data.  Seed 004's
+ * one-microsecond usleep, is what lets the reader see the data.  Source note 4's
  * parent copies its text without the terminating zero: over an earlier,
  * longer text the child reads the leftover.  Last, the one way into a
  * shared anonymous page without inheriting it, /proc/PID/map_files/: root
@@ -39,7 +39,7 @@
 typedef struct {
 	char name[4];
 	int age;
-} people; /* seed 003's record */
+} people; /* source note 3's record */
 
 static void send_int(struct pair *p, int v) { pair_send(p, &v, sizeof v); }
 static int recv_int(struct pair *p)
@@ -69,19 +69,19 @@ static void child_shared_vs_private(struct pair *p, volatile int *shared, volati
 
 static void child_people(struct pair *p, people *p_map, int n, int new_age)
 {
-	pair_wait(p); /* the parent has written the records (the seed sleeps 2 s) */
+	pair_wait(p); /* the parent has written the records (source note 3 sleeps 2 s) */
 	for (int i = 0; i < n; i++)
 		say("child read: the %d people's age is %d (name %s)", i + 1, p_map[i].age, p_map[i].name);
 	p_map[0].age = new_age;
 	say("child: set the first age to %d", new_age);
-	pair_signal(p, 'k'); /* the seed: the parent sleeps 5 s */
+	pair_signal(p, 'k'); /* source note 3: the parent sleeps 5 s */
 	_exit(0);
 }
 
-/* Seed 004's child: after the go, it reads the text and sends what it read. */
+/* Source note 4's child: after the go, it reads the text and sends what it read. */
 static void child_file(struct pair *p, char *m)
 {
-	pair_wait(p); /* seed 004 sleeps 1 µs "so the child can read the data" */
+	pair_wait(p); /* source note 4 sleeps 1 µs "so the child can read the data" */
 	char got[40] = "";
 	snprintf(got, sizeof got, "%s", m);
 	say("child: reads \"%s\"", got);
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	if (munmap(shared, ps) == -1 || munmap(private, ps) == -1)
 		die("munmap");
 
-	step("Seed 003, example 2: ten people records, shared and anonymous; fork; the parent fills %s.", number_word((int)N));
+	step("Source note 3, example 2: ten people records, shared and anonymous; fork; the parent fills %s.", number_word((int)N));
 	people *p_map = mmap(NULL, sizeof(people) * 10, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p_map == MAP_FAILED)
 		die("mmap people");
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	char temp = 'a';
 	for (int i = 0; i < N; i++) {
 		temp += 1;
-		p_map[i].name[0] = temp; /* the seed's memcpy(name, &temp, 2) reads past temp */
+		p_map[i].name[0] = temp; /* the source note's memcpy(name, &temp, 2) reads past temp */
 		p_map[i].name[1] = '\0';
 		p_map[i].age = (int)A + i;
 	}
@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 	if (munmap(p_map, sizeof(people) * 10) == -1)
 		die("munmap people");
 
-	step("Seed 004: a file mapped MAP_SHARED, descriptor closed, then fork; the parent writes, then tells.");
+	step("Source note 4: a file mapped MAP_SHARED, descriptor closed, then fork; the parent writes, then tells.");
 	char path[128];
 	unique_name("family", path, sizeof path);
 	int fd = create_file(path, (off_t)ps);
@@ -250,12 +250,12 @@ int main(int argc, char **argv)
 	say("read() of the file: \"%s\"", buf);
 	check(strcmp(buf, "I am the parent") == 0, "the store is in the file too: one page-cache page behind both");
 
-	step("Seed 004's parent copies strlen(text) bytes, no zero byte, into a file an earlier run left a longer text in.");
+	step("Source note 4's parent copies strlen(text) bytes, no zero byte, into a file an earlier run left a longer text in.");
 	strcpy(m, "I am the parent of run 10000");
 	say("the file holds an earlier run's \"%s\"", m);
 	pid = fork_file_child(&p, m);
 	const char *now = "I am the parent of run 7";
-	memcpy(m, now, strlen(now)); /* the seed's memcpy(m_ptr, buf, strlen(buf)) */
+	memcpy(m, now, strlen(now)); /* the source note's memcpy(m_ptr, buf, strlen(buf)) */
 	say("parent: copied the %zu bytes of \"%s\", then signals the child", strlen(now), now);
 	pair_signal(&p, 'g');
 	pair_recv(&p, saw, sizeof saw);
