@@ -226,32 +226,35 @@ def cmd_check(selected, base, log=print, root=ROOT, settings=None, template=None
         f"(sandbox level {lvl}; {settings.repeat} run(s) per transcript)")
     out = labs.build_dir(root) / "check"
     cases, _ = grade.grade(base, out, settings, student="your try/", log=log, quiet=True, template=template)
-    by_lab = {}
-    for c in cases:
-        by_lab.setdefault(c.variant.lab.slug, []).append(c)
     failed = 0
     for lab in selected:
-        lc = by_lab.get(lab.slug, [])
-        score, top = sum(c.score for c in lc), sum(c.max_score for c in lc)
-        bad = [c for c in lc if not c.passed]
         log("")
-        log(f"lab {lab.number} ({show(base / lab.slug, root)}/): {score:g}/{top:g} points, "
-            + ("every transcript matches: done." if not bad else f"{len(bad)} of {len(lc)} transcript(s) differ."))
-        shown = set()
-        for c in bad:
-            text = ours(c.detail, lab, base, root)
-            first, _, rest = text.partition("\n")
-            log("")
-            log(first if rest in shown else text)          # a compile error is the lab's: shown once
-            shown.add(rest)
-        if bad:
-            failed += 1
-            m = re.search(r"first differing step: \[(\d+)\]", bad[0].detail or "")
-            log("")
-            log(hint(lab, base / lab.slug, int(m.group(1)) if m else None, root))
+        lines = lab_feedback(lab, [c for c in cases if c.variant.lab.slug == lab.slug], base, root)
+        failed += lines[0].endswith("differ.")
+        for line in lines:
+            log(line)
     log("")
     log(f"full report: {show(out / 'feedback.md', root)}")
     return 1 if failed else 0
+
+
+def lab_feedback(lab, cases, base, root=ROOT):
+    """What make check says of one lab, from its graded cases (grade.Case): a
+    summary line first, then each differing case's feedback and the hint."""
+    score, top = sum(c.score for c in cases), sum(c.max_score for c in cases)
+    bad = [c for c in cases if not c.passed]
+    out = [f"lab {lab.number} ({show(Path(base) / lab.slug, root)}/): {score:g}/{top:g} points, "
+           + ("every transcript matches: done." if not bad else f"{len(bad)} of {len(cases)} transcript(s) differ.")]
+    shown = set()
+    for c in bad:
+        text = ours(c.detail, lab, base, root)
+        first, _, rest = text.partition("\n")
+        out += ["", first if rest in shown else text]        # a compile error is the lab's: shown once
+        shown.add(rest)
+    if bad:
+        m = re.search(r"first differing step: \[(\d+)\]", bad[0].detail or "")
+        out += ["", hint(lab, Path(base) / lab.slug, int(m.group(1)) if m else None, root)]
+    return out
 
 
 def ours(detail, lab, base, root=ROOT):

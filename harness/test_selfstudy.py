@@ -4,6 +4,7 @@ Every test works in its own try/ folder (tmp_path), never in the tree's."""
 import re
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
@@ -121,10 +122,26 @@ def test_check_grades_the_exercise_then_a_solution(tmp_path):
         rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
         out = "\n".join(lines)
         assert rc == 0 and "10/10 points, every transcript matches" in out, out
-        # ... and breaks the build: the compiler's message names the student's file
-        (folder / "sigbus-eof.c").write_text((folder / "sigbus-eof.c").read_text() + "oops\n")
-        lines = []
-        rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
-        out = "\n".join(lines)
-        assert rc == 1 and "does not compile" in out and f"{show(folder / 'sigbus-eof.c')}:" in out, out
-        assert out.count("does not compile") == 1, "a compile error is the lab's: said once"
+
+
+def test_a_compile_error_names_your_file_once(tmp_path):
+    """The grader's note for a lab that does not compile (reports.lab_note_feedback,
+    one per variant of the lab) is shown once, naming the file in try/."""
+    import mmaplabs
+    import reports
+    assert run("try", 9, tmp_path)[0] == 0
+    note = ("does not compile; the compiler's first error lines:\n\n```\n"
+            "labs/09-sigbus-eof/sigbus-eof.c:207:1: error: expected ';' at end of input\n```")
+    cases, vs = [], mmaplabs.variants(LAB09)
+    for v in vs:
+        c = SimpleNamespace(variant=v, hidden=False, max_score=10 / len(vs), max_cents=1000 // len(vs), score=0.0,
+                            cents=0, passed=False,
+                            name=LAB09.slug + (f" ({v.name})" if v.name else ""))
+        c.detail = reports.lab_note_feedback(c, "compile error", note)
+        cases.append(c)
+    assert len(cases) >= 2
+    out = "\n".join(selfstudy.lab_feedback(LAB09, cases, tmp_path))
+    assert out.startswith(f"lab 9 ({show(tmp_path / LAB09.slug)}/): 0/10 points, {len(cases)} of {len(cases)}")
+    assert out.count("does not compile") == 1 and out.count(": compile error, 0/") == len(cases)
+    assert f"{show(tmp_path / LAB09.slug / 'sigbus-eof.c')}:207:1: error" in out and "labs/09-sigbus-eof/sigbus-eof.c" not in out
+    assert "still as handed out:" in out and "make answer LAB=9" in out
