@@ -4,23 +4,38 @@
     grade.py grade   [--submission PATH] [--labs 9,10] [--expected DIR[:DIR]] [--out build/grade]
     grade.py all     SUBMISSIONS_DIR [-j N] [--labs ...] [--expected ...] [--out build/grade-all]
     grade.py handout [--expected DIR[:DIR]] [--out build/handout]
-    (also --repeat N, --timeout-scale X, --timeout-floor S; make passes SUBMISSION,
-    LABS, EXPECTED, TIMEOUT_SCALE, TIMEOUT_FLOOR through the environment)
+    (also --repeat N, --drawn N, --timeout-scale X, --timeout-floor S, --secret-file F,
+    --no-signatures; make passes SUBMISSION, LABS, EXPECTED, TIMEOUT_SCALE, TIMEOUT_FLOOR,
+    GRADE_SECRET (or GRADE_SECRET_FILE) through the environment)
 
 This file only orchestrates, from a Settings: which labs and variants
-(harness/labs.py, mmaplabs.variants), staging and building a submission,
-calibrating time limits, running each case (harness/runner.py, sandboxed),
-then scoring (harness/scoring.py, the rule) and reports (harness/reports.py,
-the formats).  The handout is harness/handout.py.
+(harness/labs.py, labspec.py, variants.py), the reference solution's runs
+that give each drawn variant its expected transcript and each variant its
+time limit, staging and building a submission, running each case (runner.py,
+sandboxed, traced by signature.py), then scoring (scoring.py, the rule) and
+reports (reports.py, the formats).  The handout is harness/handout.py.
 
   * Student-owned files are each lab's .c files (labs/NN-slug/*.c), nothing
-    else; the Makefile, labs/labs.mk, labs/common, a lab's other files, the
-    harness and the transcripts come from this tree.
-  * Every lab is worth LAB_POINTS, split evenly across its variants (the
-    public transcripts in expected/ plus hidden ones from --expected DIRs).
-  * Timeout per variant = max(scale x the reference solution's time on this
-    machine, floor); the reference is measured once, cached per machine and tree.
-  * Everything runs in the sandbox, compiling included.
+    else; the Makefile, labs/labs.mk, labs/common, a lab's other files
+    (lab.toml, headers), the harness and the transcripts come from this tree.
+  * Every lab is worth LAB_CENTS hundredths, split across its variants by
+    largest remainder.  With a secret (GRADE_SECRET) a lab with [params] is
+    graded on --drawn variants drawn for this student (variants.py), whose
+    expected transcripts the reference solution writes; without one, or for
+    a lab without parameters, on the public transcripts in expected/.  Hidden
+    transcripts (--expected DIRs) are graded too.
+  * Every graded run is traced (strace around the whole sandbox command); a
+    run that lacks its lab's [signature] earns nothing (no-mechanism).
+  * Timeout per variant = max(scale x the reference solution's time for it
+    on this machine, floor); the reference runs are cached per machine, tree
+    and parameters.
+  * Everything runs in the sandbox, compiling included, under a uid leased
+    for this grading (runner.lease()).  A failure of the grader itself is
+    retried, then graded `grader-error` (never the student's), and the
+    command exits non-zero.
+  * Ctrl-C or SIGTERM: every sandboxed process is killed, the reports say
+    what was not graded, and `grade.py all` keeps a gradebook and a state
+    that a rerun resumes from.
 Standard library only.
 """
 import argparse
@@ -30,26 +45,35 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labs  # noqa: E402
+import labspec  # noqa: E402
 import mmaplabs  # noqa: E402
 import reports  # noqa: E402
 import runner  # noqa: E402
 import scoring  # noqa: E402
+import signature  # noqa: E402
+import variants  # noqa: E402
 
 ROOT = labs.ROOT
-LAB_POINTS = 10.0
+LAB_CENTS = 1000                 # 10 points, in hundredths
 REPEAT = 3
+DRAWN = 1                        # variants drawn per parametrised lab and student
+RETRIES = 2                      # more tries of a run the grader's side failed
+TRACE_CAP = 16 << 20             # bytes of trace kept per run
 MAX_SOURCE = 1 << 20
+INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -60,22 +84,30 @@ class Settings:
     repeat: int = REPEAT             # runs per variant
     scale: float = field(default_factory=lambda: float(os.environ.get("TIMEOUT_SCALE", "10")))
     floor: float = field(default_factory=lambda: float(os.environ.get("TIMEOUT_FLOOR", "5")))
+    drawn: int = DRAWN
+    secret: bytes = field(default=None, repr=False)   # never printed, never passed on a command line
+    signatures: bool = True          # False: --no-signatures, said in every report
 
     @property
     def timeout_rule(self):
         return f"{self.scale:g} x the reference time, at least {self.floor:g} s"
 
     def argv(self):
-        """The command-line options that give a child grader these settings."""
-        a = ["--repeat", str(self.repeat), "--timeout-scale", str(self.scale), "--timeout-floor", str(self.floor)]
+        """The command-line options that give a child grader these settings
+        (the secret goes through the environment)."""
+        a = ["--repeat", str(self.repeat), "--timeout-scale", str(self.scale), "--timeout-floor", str(self.floor),
+             "--drawn", str(self.drawn)]
         if self.labs:
             a += ["--labs", self.labs]
         if self.hidden:
             a += ["--expected", ":".join(str(Path(d).resolve()) for d in self.hidden)]
+        if not self.signatures:
+            a.append("--no-signatures")
         return a
 
     def key(self):
-        return f"{self.labs}|{self.repeat}|{self.scale}|{self.floor}|{LAB_POINTS}"
+        return (f"{self.labs}|{self.repeat}|{self.scale}|{self.floor}|{LAB_CENTS}|{self.drawn}|"
+                f"{variants.secret_id(self.secret)}|{self.signatures}")
 
 
 # ---- cases -----------------------------------------------------------------
@@ -83,16 +115,23 @@ class Settings:
 @dataclass
 class Case:
     variant: mmaplabs.Variant
-    hidden: bool
-    max_score: float
+    kind: str                        # "public", "hidden" or "drawn"
+    max_cents: int
     number: str
+    k: int = 1                       # the variant's number among its kind
     status: str = "not graded"
-    score: float = 0.0
+    cents: int = 0
     steps_ok: int = 0
     steps_total: int = 0
     seconds: float = 0.0
     detail: str = ""                 # Markdown, already hidden-safe
     timeout: float = 0.0
+    free: frozenset = frozenset()    # steps a printed public transcript gets right (drawn)
+    error: str = None                # the grader's failure, when status is grader-error
+
+    @property
+    def hidden(self):
+        return self.kind == "hidden"
 
     @property
     def lab(self):
@@ -100,21 +139,32 @@ class Case:
 
     @property
     def name(self):
-        if self.hidden:
-            return f"{self.lab}: hidden variant {self.number.split('.')[1]}"
+        if self.kind == "hidden":
+            return f"{self.lab}: hidden variant {self.k}"
+        if self.kind == "drawn":
+            return f"{self.lab}: your variant {self.k}"
         return self.lab + (f" ({self.variant.name})" if self.variant.name else "")
 
     @property
     def id(self):
-        return (f"{self.lab}.hidden{self.number.split('.')[1]}" if self.hidden else self.variant.id)
+        return {"hidden": f"{self.lab}.hidden{self.k}", "drawn": f"{self.lab}.v{self.k}"}.get(self.kind, self.variant.id)
 
     @property
     def passed(self):
         return self.status == "passed"
 
+    @property
+    def score(self):
+        return self.cents / 100
+
+    @property
+    def max_score(self):
+        return self.max_cents / 100
+
     def record(self, verdict):
-        self.status, self.score = verdict.status, verdict.score
+        self.status, self.cents = verdict.status, verdict.cents
         self.steps_ok, self.steps_total = verdict.steps_ok, verdict.steps_total
+        self.error = verdict.grader_error
 
 
 def select_labs(spec):
@@ -125,28 +175,83 @@ def select_labs(spec):
     return [lab for lab in labs.all_labs() if lab.slug in chosen]
 
 
-def collect(labs_sel, hidden_dirs):
-    cases, warnings = [], []
+def lab_spec(lab, warnings):
+    try:
+        return labspec.load(lab)
+    except labspec.LabSpecError as e:
+        warnings.append(f"{lab.slug}: {e}: graded on its public transcripts, signature not checked")
+        return labspec.Spec(lab.slug, lab.folder / labspec.FILENAME)
+
+
+def collect(labs_sel, settings):
+    """(cases, warnings, specs): the variants each lab is graded on.  Drawn
+    variants get their arguments and transcript later (draw_variants)."""
+    cases, warnings, specs = [], [], {}
     for lab in labs_sel:
-        vs = [(v, False) for v in mmaplabs.variants(lab)]
-        vs += [(v, True) for d in hidden_dirs for v in mmaplabs.variants(lab, d)]
+        spec = specs[lab.slug] = lab_spec(lab, warnings)
+        publics = mmaplabs.variants(lab)
+        hidden = [v for d in settings.hidden for v in mmaplabs.variants(lab, d)]
+        if settings.secret and spec.params:
+            vs = [(mmaplabs.Variant(lab, f"v{k}", Path(f"{lab.slug}.v{k}.txt")), "drawn", k)
+                  for k in range(1, settings.drawn + 1)]
+        else:
+            vs = [(v, "public", i) for i, v in enumerate(publics, 1)]
+            if settings.secret:
+                warnings.append(f"lab {lab.number:02d}: no parameters declared: public transcript only")
+        vs += [(v, "hidden", i) for i, v in enumerate(hidden, 1)]
         if not vs:
             warnings.append(f"{lab.slug}: no transcript in expected/, not graded")
             continue
-        for i, (v, hidden) in enumerate(vs, 1):
-            cases.append(Case(v, hidden, LAB_POINTS / len(vs), f"{lab.number}.{i}"))
-    return cases, warnings
+        for (v, kind, k), cents, i in zip(vs, scoring.allocate(LAB_CENTS, [1] * len(vs)), range(1, len(vs) + 1)):
+            cases.append(Case(v, kind, cents, f"{lab.number}.{i}", k))
+        if settings.signatures and not spec.signature.calls:
+            warnings.append(f"lab {lab.number:02d}: no signature declared: its system calls are not checked")
+    return cases, warnings, specs
 
 
 # ---- the student's files ------------------------------------------------------
 
-def student_labs_dir(sub):
+def _has_labs(d):
+    slugs = labs.slugs()
+    try:
+        return any((d / s).is_dir() and not (d / s).is_symlink() for s in slugs)
+    except OSError:
+        return False
+
+
+def find_labs(sub):
+    """(folder holding the NN-slug/ folders, a note or None).  A submission is
+    a tree (labs/NN-slug/), its labs/ folder (NN-slug/), or either one or two
+    folder levels down (a zip of the repository's folder: mmap-labs/labs/...)."""
     sub = Path(sub)
-    if (sub / "labs").is_dir():
-        return sub / "labs"
-    if any((sub / slug).is_dir() for slug in labs.slugs()):
-        return sub
-    return sub / "labs"
+    for d in (sub / "labs", sub):
+        if _has_labs(d):
+            return d, None
+    found = []
+    for a in sorted(p for p in sub.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")) \
+            if sub.is_dir() else []:
+        for d in (a / "labs", a):
+            if _has_labs(d):
+                found.append(d)
+                break
+        else:
+            for b in sorted(p for p in a.iterdir() if p.is_dir() and not p.is_symlink()):
+                if _has_labs(b / "labs"):
+                    found.append(b / "labs")
+    if len(found) == 1:
+        rel = found[0].relative_to(sub)
+        return found[0], (f"the labs were found in {reports.code(str(rel) + '/')}, deeper than expected: "
+                          "submit the repository's contents (labs/ at the top) or just its labs/ folder")
+    if found:
+        return sub / "labs", ("the submission holds several lab trees (" +
+                              ", ".join(reports.code(str(f.relative_to(sub)) + "/") for f in found) +
+                              "): submit one, with labs/ at the top")
+    return sub / "labs", ("no lab folder found in the submission: expected `labs/NN-slug/*.c` at its top "
+                          "(for example `labs/09-sigbus-eof/sigbus-eof.c`), or the labs/ folder itself")
+
+
+def student_labs_dir(sub):
+    return find_labs(sub)[0]
 
 
 def student_files(sub, labs_sel):
@@ -178,6 +283,37 @@ def files_hash(files):
     return h.hexdigest()
 
 
+# ---- who may read what ---------------------------------------------------------
+
+def _reachable_by_others(path):
+    """Whether a user with no relation to the files could read path."""
+    p = Path(path).resolve()
+    try:
+        if not all(os.stat(a).st_mode & 0o001 for a in p.parents):
+            return False
+        return bool(os.stat(p).st_mode & (0o005 if p.is_dir() else 0o004))
+    except OSError:
+        return False
+
+
+def protect(paths, lvl, log):
+    """As root below bwrap, the sandbox uid sees the host's files: the reference
+    solutions (this tree), the hidden transcripts and the secret must not be
+    readable by other users.  Takes the 'other' bits away where they are not."""
+    if os.geteuid() != 0 or lvl == "bwrap":
+        return []
+    done = []
+    for p in paths:
+        if p and Path(p).exists() and _reachable_by_others(p):
+            mode = os.stat(p).st_mode
+            os.chmod(p, mode & ~0o007)
+            done.append(f"{p} was readable by every user: made it {oct(mode & ~0o007 & 0o777)} so the sandbox "
+                        "cannot read reference solutions, hidden transcripts or the secret")
+    for d in done:
+        log("note: " + d)
+    return done
+
+
 # ---- staging and building -----------------------------------------------------
 
 MAKE = ["/usr/bin/make", "-s", "--no-print-directory", "BUILD=build"]
@@ -197,7 +333,37 @@ def staging_base(lvl):
     return base
 
 
-def prepare(labs_sel, lvl, where):
+def private_dir(prefix, lvl, uid):
+    """A folder only the grader and the sandbox uid `uid` may enter (0710,
+    group: uid's group): other sandboxes cannot reach what is inside."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir=staging_base(lvl)))
+    if os.geteuid() == 0 and uid is not None:
+        os.chown(d, 0, uid)
+        os.chmod(d, 0o710)
+    else:
+        os.chmod(d, 0o711)
+    return d
+
+
+def _retrying(what, fn, log=None):
+    """fn() until its result has no grader_error (RETRIES more times)."""
+    r = None
+    for attempt in range(RETRIES + 1):
+        try:
+            r = fn()
+        except runner.GraderError as e:
+            r = e
+        if not isinstance(r, runner.GraderError) and not getattr(r, "grader_error", None):
+            return r
+        if log:
+            log(f"grader problem ({what}), try {attempt + 1} of {RETRIES + 1}: "
+                f"{r if isinstance(r, runner.GraderError) else r.grader_error}")
+        if attempt < RETRIES:
+            time.sleep(runner.seconds(0.2) * (attempt + 1))    # resources may come back: back off a little
+    return r
+
+
+def prepare(labs_sel, lvl, where, uid=None):
     """The grader's part of a build tree, built: the Makefile, labs/labs.mk,
     labs/common and each lab's files that are not its sources, with labs/common
     compiled in the sandbox (the environment of every build there).  stage()
@@ -214,13 +380,17 @@ def prepare(labs_sel, lvl, where):
         for f in lab.folder.iterdir():      # headers and data of the lab: the grader's
             if f.is_file() and not f.is_symlink() and f not in sources:
                 shutil.copy2(f, where / "labs" / lab.slug / f.name)
+    with (nullcontext(runner.Lease(uid)) if uid is not None else runner.lease()) as lease:
+        if os.geteuid() == 0:
+            _chown_tree(where, lease.uid)
+        targets = [str(o) for o in labs.common_objects("build", ROOT)]
+        r = _retrying("building labs/common", lambda: runner.run(
+            MAKE + targets, runner.seconds(120), level=lvl, workdir=where, limits=runner.BUILD_LIMITS,
+            check_workdir=False, uid=lease.uid))
     if os.geteuid() == 0:
-        _chown_tree(where, runner.SANDBOX_UID)
-    targets = [str(o) for o in labs.common_objects("build", ROOT)]
-    r = runner.run(MAKE + targets, runner.seconds(120), level=lvl, workdir=where,
-                   limits=runner.BUILD_LIMITS, check_workdir=False)
-    if os.geteuid() == 0:
-        _chown_tree(where, 0)              # nothing run later as the sandbox uid may change it
+        _chown_tree(where, 0)              # nothing run later as a sandbox uid may change it
+    if isinstance(r, runner.GraderError) or r.grader_error:
+        raise runner.GraderError(f"cannot build labs/common in the sandbox: {r if isinstance(r, Exception) else r.grader_error}")
     if r.returncode != 0 or r.timed_out or not all((where / t).exists() for t in targets):
         raise SystemExit(f"cannot build labs/common in the sandbox ({runner.describe(lvl)}):\n"
                          + (r.stderr + r.stdout)[-2000:])
@@ -235,7 +405,7 @@ def grader_part(labs_sel, lvl):
         yield Path(d) / "tree"
 
 
-def stage(template, files, where):
+def stage(template, files, where, uid=None):
     """A build tree: a copy of prepare()'s, and the student's files."""
     where = Path(where)
     shutil.copytree(template, where, symlinks=True)
@@ -245,180 +415,430 @@ def stage(template, files, where):
             (where / rel).write_bytes(data)
         else:
             problems.setdefault(rel.split("/")[1], []).append(data)
-    if os.geteuid() == 0:
-        _chown_tree(where, runner.SANDBOX_UID)
+    if os.geteuid() == 0 and uid is not None:
+        _chown_tree(where, uid)
     return problems
 
 
-def build(where, lab, lvl):
-    """Compile one lab's programs inside the sandbox; None or the compiler's first lines."""
+RESOURCE_ERRORS = ("Resource temporarily unavailable",)
+
+
+def build(where, lab, lvl, uid=None):
+    """Compile one lab's programs inside the sandbox: (None or the compiler's
+    first lines, None or the grader's failure)."""
     targets = [str(lab.program_path("build", p)) for p in lab.programs]
-    r = runner.run(MAKE + targets, runner.seconds(120), level=lvl, workdir=where,
-                   limits=runner.BUILD_LIMITS, check_workdir=False)
+
+    def once():
+        r = runner.run(MAKE + targets, runner.seconds(120), level=lvl, workdir=where,
+                       limits=runner.BUILD_LIMITS, check_workdir=False, uid=uid)
+        if r.returncode != 0 and not r.memory_killed and any(e in r.stderr + r.stdout for e in RESOURCE_ERRORS):
+            r.grader_error = "the compiler could not start a process (EAGAIN): the machine's limits, not the code"
+        return r
+    r = _retrying(f"building {lab.slug}", once)
+    if isinstance(r, runner.GraderError) or r.grader_error:
+        return None, str(r) if isinstance(r, Exception) else r.grader_error
     if r.returncode == 0 and not r.timed_out and all((Path(where) / t).exists() for t in targets):
-        return None
+        return None, None
     lines = (r.stderr + r.stdout).replace(str(where) + "/", "").splitlines()
     first = [l for l in lines if "error" in l.lower()][:1]
     start = lines.index(first[0]) if first else 0
     text = "\n".join(lines[max(0, start - 2):start + 15]) or f"make exited with {r.returncode}"
-    return ("compiler timed out\n" if r.timed_out else "") + text
+    why = ("the compiler timed out\n" if r.timed_out else "") + \
+          (f"the compiler was killed at the build's memory limit\n" if r.memory_killed else "")
+    return why + text, None
 
 
-# ---- calibration ------------------------------------------------------------
+# ---- tracing ----------------------------------------------------------------
 
-def calibration_file():
-    return labs.build_dir() / "grade" / "calibration.json"
+class Trace:
+    """One traced run: strace around the whole sandbox command writes into a
+    FIFO in a folder only the grader may enter (mkdtemp: 0700); runner.run
+    reads it as it goes (at most TRACE_CAP bytes kept).  A dummy writer keeps
+    the FIFO from reading as ended before strace opens it."""
+
+    def __init__(self, calls):
+        self.calls = calls
+        self.dir = tempfile.mkdtemp(prefix="mmaplab-trace.")
+        self.path = os.path.join(self.dir, "trace")
+        os.mkfifo(self.path, 0o600)
+        self.rfd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wfd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wrap(self, cmd):
+        return signature.traced_argv(cmd, self.calls, self.path)
+
+    def close(self):
+        for fd in (self.wfd, self.rfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
-def case_hash(c):
-    """What a reference time depends on: the lab's files, common, labs.mk, the transcript."""
-    h = hashlib.sha256(c.variant.path.read_bytes())
-    lab = c.variant.lab
-    for p in sorted(lab.folder.glob("*")) + sorted((ROOT / "labs" / "common").glob("*")) + [ROOT / "labs" / "labs.mk"]:
-        if p.is_file():
-            h.update(p.name.encode() + p.read_bytes())
-    return c.id + ":" + h.hexdigest()[:12]
-
-
-def calibrate(cases, lvl, cache_file, log):
-    """Reference seconds per case, measured once per machine, sandbox level and tree."""
-    machine = f"{platform.node()}|{os.cpu_count()}|{platform.release()}|{lvl}|uid{os.geteuid()}"
+def traced_run(argv, timeout, lvl, workdir, ro_binds, uid, spec, program):
+    """runner.run, traced when spec has a signature: (Run, missing or None)."""
+    if spec is None or not spec.signature.calls:
+        return runner.run(argv, timeout, level=lvl, workdir=workdir, ro_binds=ro_binds, uid=uid), None
+    with Trace(spec.signature.calls) as t:
+        r = runner.run(argv, timeout, level=lvl, workdir=workdir, ro_binds=ro_binds, uid=uid,
+                       wrap=t.wrap, side=t.rfd, side_cap=TRACE_CAP)
+    if r.grader_error:
+        return r, None
     try:
-        cache = json.loads(Path(cache_file).read_text())
-    except (OSError, ValueError):
-        cache = {}
-    times = cache.get(machine, {})
-    todo = [c for c in cases if case_hash(c) not in times]
-    if todo:
-        log(f"calibrating timeouts: running the reference solution once per variant ({len(todo)})")
-    for c in todo:
-        prog = c.variant.lab.program_path(labs.build_dir())
-        if not prog.exists():
-            raise SystemExit(f"{prog} is not built: run 'make all' first")
-        with tempfile.TemporaryDirectory(prefix="mmaplab-cal.") as work:
+        ok, missing = signature.check(r.side.decode("utf-8", "replace"), spec, program=str(program))
+    except signature.TraceError as e:
+        if r.returncode == 127 and not r.stdout:      # the program never started: nothing to trace
+            return r, None
+        r.grader_error = f"the trace is unusable: {e}"
+        return r, None
+    if r.side_limited:
+        r.notes.append(f"the trace was cut at {TRACE_CAP >> 20} MiB (the program made too many traced calls)")
+    return r, missing
+
+
+# ---- the reference solution: expected transcripts and times ------------------------
+
+class ReferenceError(Exception):
+    pass
+
+
+class References:
+    """The reference solution's runs, in the sandbox the student's get:
+    the expected transcript of each drawn variant, the time limit of every
+    variant, and whether the reference shows its own lab's signature.
+    Cached (variants.ReferenceCache) per machine, sandbox level, user, the
+    lab's files and programs, and the arguments."""
+
+    def __init__(self, lvl, uid, log, specs, trace):
+        self.lvl, self.uid, self.log, self.specs, self.trace = lvl, uid, log, specs, trace
+        self.cache = variants.ReferenceCache(labs.build_dir() / "grade" / "reference")
+        self.machine = f"{platform.node()}|{os.cpu_count()}|{platform.release()}|{lvl}|uid{os.geteuid()}"
+        self.tree = {}
+        self.copies = None            # a private copy of the reference programs (made when needed)
+        self.announced = False
+
+    def lab_hash(self, lab):
+        if lab.slug not in self.tree:
+            h = hashlib.sha256()
+            prog_dir = labs.build_dir() / lab.slug
+            for p in [*sorted(lab.folder.glob("*")), *sorted((ROOT / "labs" / "common").glob("*")),
+                      ROOT / "labs" / "labs.mk", *[prog_dir / q for q in lab.programs]]:
+                if p.is_file():
+                    h.update(p.name.encode() + b"\0" + p.read_bytes())
+            self.tree[lab.slug] = h.hexdigest()[:16]
+        return self.tree[lab.slug]
+
+    def programs(self, lab):
+        """The lab's reference programs, copied where only the grader and
+        this grading's sandbox uid may go (the tree itself may be closed to
+        other users, protect())."""
+        for p in lab.programs:
+            if not (labs.build_dir() / lab.slug / p).exists():
+                raise SystemExit(f"{labs.build_dir() / lab.slug / p} is not built: run 'make all' first")
+        if self.copies is None:
+            self.copies = private_dir("mmaplab-ref.", self.lvl, self.uid)
+        d = self.copies / lab.slug
+        if not d.exists():
+            d.mkdir()
+            for p in lab.programs:
+                shutil.copy2(labs.build_dir() / lab.slug / p, d / p)
+            os.chmod(d, 0o755)
+        return d
+
+    def run(self, lab, args):
+        """{"body", "seconds", "missing"} of the reference for these arguments."""
+        key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}"
+        hit = self.cache.get(key)
+        if hit:
+            return hit
+        if not self.announced:
+            self.log("running the reference solution for the variants not seen before (expected transcripts, time limits)")
+            self.announced = True
+        d = self.programs(lab)
+        spec = self.specs.get(lab.slug) if self.trace else None
+        problem = None
+        for attempt in range(RETRIES + 1):
+            work = tempfile.mkdtemp(prefix="mmaplab-cal.", dir=self.copies)
             os.chmod(work, 0o755)
-            r = runner.run([prog] + c.variant.args, runner.seconds(60), level=lvl, workdir=work, ro_binds=[prog.parent])
-        if r.timed_out or mmaplabs.normalise(r.stdout) != mmaplabs.normalise(c.variant.body):
-            log(f"WARNING: the reference solution does not reproduce {c.id} in the sandbox "
-                f"(status {r.returncode}{', timed out' if r.timed_out else ''}); fix the tree before grading")
-        times[case_hash(c)] = round(r.seconds, 3)
-    if todo:
-        cache[machine] = times
-        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-        reports.atomic_write(cache_file, json.dumps(cache, indent=1))
-    return {c.id: times[case_hash(c)] for c in cases}
+            try:
+                r, missing = traced_run([d / lab.entry, *args], runner.seconds(60), self.lvl, work, [d], self.uid,
+                                        spec, d / lab.entry)
+            except runner.GraderError as e:
+                problem = str(e)
+                continue
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            if r.grader_error:
+                problem = r.grader_error
+            elif r.timed_out or r.returncode != 0 or r.leftovers:
+                problem = (f"exit status {r.returncode}{', timed out' if r.timed_out else ''}"
+                           + (f", left {'; '.join(r.leftovers)}" if r.leftovers else "")
+                           + (f"; stderr: {r.stderr.strip()[-300:]}" if r.stderr.strip() else ""))
+            else:
+                value = {"args": list(args), "body": r.stdout, "missing": missing,
+                         "seconds": round(r.program_seconds if r.program_seconds is not None else r.seconds, 4)}
+                self.cache.put(key, value)
+                return value
+        raise ReferenceError(f"the reference solution fails `{shlex.join([lab.entry, *args])}` in the sandbox "
+                             f"({problem}): fix the lab or its lab.toml ranges; nothing is charged to the student")
+
+    def close(self):
+        if self.copies:
+            shutil.rmtree(self.copies, ignore_errors=True)
+            self.copies = None
+
+
+def draw_variants(cases, specs, refs, settings, student, log):
+    """Give every case its expected transcript (drawn ones: the reference's
+    output for this student's parameters) and time limit; return the labs
+    whose reference lacks its own signature ({slug: missing})."""
+    seed = variants.student_seed(settings.secret, student) if settings.secret else None
+    unsigned = {}
+    publics = {}
+    for c in cases:
+        lab = c.variant.lab
+        try:
+            if c.kind == "drawn":
+                pub = publics.setdefault(lab.slug, [v.body for v in mmaplabs.variants(lab)])
+                for attempt in range(variants.REDRAWS):
+                    args = labspec.args_for(variants.draw(specs[lab.slug], seed, lab.slug, c.k, attempt))
+                    ref = refs.run(lab, args)
+                    if not variants.like_public(ref["body"], pub):
+                        break
+                c.variant = replace(c.variant, args=args, body=ref["body"])
+                c.free = variants.free_steps(ref["body"], pub)
+            else:
+                ref = refs.run(lab, c.variant.args)
+                if mmaplabs.normalise(ref["body"]) != mmaplabs.normalise(c.variant.body):
+                    log(f"WARNING: the reference solution does not reproduce {c.id} in the sandbox "
+                        f"(first at step {mmaplabs.first_differing_step(mmaplabs.normalise(c.variant.body), mmaplabs.normalise(ref['body']))}); "
+                        "fix the tree before grading")
+        except ReferenceError as e:
+            c.error = str(e)
+            continue
+        if ref.get("missing"):
+            unsigned[lab.slug] = ref["missing"]
+        c.timeout = max(settings.scale * ref["seconds"], settings.floor)
+    return unsigned
 
 
 # ---- running one case --------------------------------------------------------
 
-def run_case(case, prog, lvl, settings, runs_dir, repro):
+def run_case(case, prog, lvl, settings, runs_dir, repro, uid, spec):
     """Run a case's variant settings.repeat times (fewer if a run stops it), score it."""
     v = case.variant
-    runs = []
+    runs, missing, error = [], [], None
     for _ in range(settings.repeat):
-        work = tempfile.mkdtemp(prefix="run.", dir=runs_dir)
-        os.chmod(work, 0o755)
-        try:
-            r = runner.run([prog] + v.args, case.timeout, level=lvl, workdir=work, ro_binds=[prog.parent])
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        def once():
+            work = tempfile.mkdtemp(prefix="run.", dir=runs_dir)
+            os.chmod(work, 0o755)
+            try:
+                return traced_run([prog] + v.args, case.timeout, lvl, work, [prog.parent], uid, spec, prog)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        res = _retrying(case.id, lambda: _Pair(*once()))
+        if isinstance(res, runner.GraderError) or res.grader_error:
+            error = str(res) if isinstance(res, Exception) else res.grader_error
+            break
+        r, miss = res.run, res.missing
         runs.append(r)
+        if miss and not missing:
+            missing = miss
         if scoring.stops(r):
             break
     case.seconds = sum(r.seconds for r in runs)
-    verdict = scoring.score(v.body, runs, case.max_score)
+    if error:
+        verdict = scoring.no_run("grader-error", v.body, grader_error=error)
+        case.record(verdict)
+        case.detail = (f"**{case.name}**: grader-error, not graded: {reports.safe(error)}. This is the grader's "
+                       "failure, not yours: the instructor will grade it again.")
+        return
+    verdict = scoring.score(v.body, runs, case.max_cents, free=case.free if case.kind == "drawn" else (),
+                            missing=missing)
     case.record(verdict)
     case.detail = reports.case_feedback(case, verdict, runs, timeout_rule=settings.timeout_rule,
-                                        output_limit=runner.Limits().output, repro=repro(case))
+                                        output_limit=runner.Limits().output, repro=repro(case),
+                                        signature=[str(c) for c in spec.signature.calls] if spec else None)
+
+
+@dataclass
+class _Pair:
+    run: object
+    missing: list
+
+    @property
+    def grader_error(self):
+        return self.run.grader_error
 
 
 # ---- grading one submission ----------------------------------------------------
 
-def grade(submission, out, settings, student=None, log=print, quiet=False, template=None):
+def signature_policy(settings, lvl):
+    """(check signatures?, a line for the header, or None)."""
+    if not settings.signatures:
+        return False, ("- **signatures: NOT checked** (--no-signatures): a program that prints the right "
+                       "lines without doing the experiment is not caught")
+    ok, why = signature.trustworthy(lvl, os.geteuid())
+    if not ok:
+        return False, f"- **signatures: NOT checked**: {why}"
+    ok, why = (True, "") if os.environ.get("MMAPLABS_STRACE_PROBED") == "ok" else signature.probe()
+    if not ok:
+        raise runner.GraderError(f"signatures cannot be checked here ({why}); install strace "
+                                 "(apt-get install strace) or grade with --no-signatures")
+    return True, "- signatures: every graded run is traced (strace); a run without its lab's system calls earns nothing"
+
+
+def variant_line(settings):
+    if settings.secret:
+        return (f"- variants: {settings.drawn} per parametrised lab, drawn for this student from the instructor's "
+                "secret (the public transcripts in expected/ are for practice and earn nothing there)")
+    return ("- **WARNING: no GRADE_SECRET: every lab is graded on its public transcripts (and hidden ones), "
+            "which a program can simply print: use this only to try the grader, never for grades**")
+
+
+def grade(submission, out, settings, student=None, log=print, quiet=False, template=None, variant_key=None):
     """Grade one submission (None: this tree) into `out`.  Returns (cases, csv row).
-    template: prepare()'s tree to reuse (grade-all and the handout make one for all)."""
+    template: prepare()'s tree to reuse (grade-all and the handout make one for all).
+    variant_key: whose variants (default: student)."""
     start = time.monotonic()
     sub = Path(submission).resolve() if submission else ROOT
     student = student or (sub.name if submission else "reference")
     labs_sel = select_labs(settings.labs)
-    cases, warnings = collect(labs_sel, [Path(d) for d in settings.hidden])
+    cases, warnings, specs = collect(labs_sel, settings)
     lvl, why = runner.level()
-    header = [f"- submission: `{sub}`", f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
+    traced, sig_line = signature_policy(settings, lvl)
+    header = [f"- submission: {reports.code(str(sub))}",
+              f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
+              variant_line(settings), sig_line,
               f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor:g} s)"]
+    sub_dir, where_note = find_labs(sub) if submission else (None, None)
+    if where_note:
+        header.append(f"- note: {where_note}")
     header += [f"- warning: {w}" for w in warnings]
     lab_notes = {}
-    reports.write(out, student, cases, header, False, 0, lab_notes)   # every case listed before anything runs
-    if not quiet:
-        log("\n".join(header))
-    times = calibrate(cases, lvl, calibration_file(), log)
-    for c in cases:
-        c.timeout = max(settings.scale * times[c.id], settings.floor)
-
-    def repro(c):
-        n = c.variant.lab.number
-        args = f" ARGS={shlex.quote(shlex.join(c.variant.args))}" if c.variant.args else ""
-        grader = f"make grade{' SUBMISSION=' + shlex.quote(str(sub)) if submission else ''} LABS={n}"
-        return f"`make lab-{n}{args}` in the submission's tree; the grader's command: `{grader}`"
-
-    files = student_files(sub, labs_sel)
-    with tempfile.TemporaryDirectory(prefix="mmaplab-grade.", dir=staging_base(lvl)) as tmp, \
-            (nullcontext(template) if template else grader_part(labs_sel, lvl)) as part:
-        os.chmod(tmp, 0o711)
-        where = Path(tmp) / "tree"
-        runs = Path(tmp) / "runs"
-        runs.mkdir()
-        problems = stage(part, files, where)
-        for lab in labs_sel:
-            lc = [c for c in cases if c.lab == lab.slug]
-            if not lc:
-                continue
-            if lab.slug in problems:
-                note, status = "\n".join(f"- {p}" for p in problems[lab.slug]), "missing"
+    final = False
+    try:
+        reports.write(out, student, cases, header, False, 0, lab_notes)   # every case listed before anything runs
+        if not quiet:
+            log("\n".join(header))
+        with runner.lease() as lease, \
+                tempfile.TemporaryDirectory(prefix="mmaplab-grade.", dir=staging_base(lvl)) as tmp_name:
+            tmp = Path(tmp_name)
+            if os.geteuid() == 0 and lease.uid is not None:
+                os.chown(tmp, 0, lease.uid)
+                os.chmod(tmp, 0o710)
             else:
-                err = build(where, lab, lvl)
-                note, status = (None, None) if err is None else (
-                    "does not compile; the compiler's first error lines:\n\n```\n" + err + "\n```", "compile error")
-            if note:
-                lab_notes[lab.slug] = note
-                for c in lc:
-                    c.record(scoring.no_run(status, c.variant.body))
-                    c.detail = reports.lab_note_feedback(c, status, note)
-            else:
-                for c in lc:
-                    run_case(c, lab.program_path(where / "build"), lvl, settings, runs, repro)
+                os.chmod(tmp, 0o711)
+            refs = References(lvl, lease.uid, log, specs, traced)
+            try:
+                unsigned = draw_variants(cases, specs, refs, settings, variant_key or student, log)
+            finally:
+                refs.close()           # no reference program is left where the student's code runs
+            for slug, missing in unsigned.items():
+                header.append(f"- **warning: {slug}: the reference solution itself lacks the lab's signature "
+                              f"({'; '.join(missing)}): its signature is not checked** (fix its lab.toml)")
+            for c in cases:
+                if c.error:
+                    c.record(scoring.no_run("grader-error", c.variant.body, grader_error=c.error))
+                    c.detail = f"**{c.name}**: grader-error, not graded: {reports.safe(c.error)}"
+
+            def repro(c):
+                n = c.variant.lab.number
+                args = f" ARGS={shlex.quote(shlex.join(c.variant.args))}" if c.variant.args else ""
+                grader = f"make grade{' SUBMISSION=' + shlex.quote(str(sub)) if submission else ''} LABS={n}"
+                return reports.code(f"make lab-{n}{args}") + " in the submission's tree; the grader's command: " \
+                    + reports.code(grader)
+
+            files = student_files(sub, labs_sel)
+            with (nullcontext(template) if template else grader_part(labs_sel, lvl)) as part:
+                where = tmp / "tree"
+                runs = tmp / "runs"
+                runs.mkdir()
+                os.chmod(runs, 0o755)
+                problems = stage(part, files, where, lease.uid)
+                for lab in labs_sel:
+                    lc = [c for c in cases if c.lab == lab.slug and not c.error]
+                    if not lc:
+                        continue
+                    gerr = None
+                    if lab.slug in problems:
+                        note, status = "\n".join(f"- {reports.safe(p)}" for p in problems[lab.slug]), "missing"
+                        if where_note:
+                            note += f"\n- {where_note}"
+                    else:
+                        err, gerr = build(where, lab, lvl, lease.uid)
+                        note, status = (None, None) if err is None else (
+                            "does not compile; the compiler's first error lines:\n\n" + reports.fence(err), "compile error")
+                    if gerr:
+                        for c in lc:
+                            c.record(scoring.no_run("grader-error", c.variant.body, grader_error=gerr))
+                            c.detail = f"**{c.name}**: grader-error, not graded: {reports.safe(gerr)}"
+                    elif note:
+                        lab_notes[lab.slug] = note
+                        for c in lc:
+                            c.record(scoring.no_run(status, c.variant.body))
+                            c.detail = reports.lab_note_feedback(c, status, note)
+                    else:
+                        spec = specs[lab.slug] if traced and lab.slug not in unsigned else None
+                        for c in lc:
+                            run_case(c, lab.program_path(where / "build"), lvl, settings, runs, repro, lease.uid, spec)
+                            reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
                     reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
-            reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
-            if not quiet:
-                for c in lc:
-                    log(f"  {c.name:44s} {c.status:18s} {c.score:5.1f}/{c.max_score:g}")
-    row = reports.write(out, student, cases, header, True, time.monotonic() - start, lab_notes)
+                    if not quiet:
+                        for c in lc:
+                            log(f"  {c.name:44s} {c.status:18s} {reports.points(c.cents):>6s}/{reports.points(c.max_cents)}")
+        errors = [c for c in cases if c.status == "grader-error"]
+        if errors:
+            header.append(f"- **{len(errors)} case(s) could not be graded (grader-error): not the student's fault; "
+                          "the command exits non-zero, grade again**")
+        final = True
+    except KeyboardInterrupt:
+        header.append("- **interrupted (Ctrl-C or SIGTERM): the cases marked 'not graded' were not graded**")
+        raise
+    finally:
+        row = reports.write(out, student, cases, header, final, time.monotonic() - start, lab_notes)
     return cases, row
 
 
 # ---- batch grading ------------------------------------------------------------
 
 def grader_files():
-    """Every file of this tree a grade depends on, but the student's and the transcripts."""
+    """Every file of this tree a grade depends on, but the student's
+    submissions: the harness, the Makefile, every file of labs/ (the reference
+    sources write the drawn variants' transcripts; lab.toml, headers, common)
+    and the public transcripts."""
     here = Path(__file__).resolve().parent
     files = [p for p in sorted(here.glob("*.py")) if not p.name.startswith(("test_", "conftest"))]
-    files += [ROOT / "Makefile", ROOT / "labs" / "labs.mk"]
-    files += sorted(p for p in (ROOT / "labs" / "common").glob("*") if p.is_file())
-    for lab in labs.all_labs():
-        sources = set(lab.sources())
-        files += sorted(p for p in lab.folder.glob("*") if p.is_file() and p not in sources)
+    files += sorted(p for p in (here / "gradescope").glob("*") if p.is_file())
+    files += [p for p in (here / "need.sh", ROOT / "Makefile") if p.exists()]
+    files += sorted(p for p in (ROOT / "labs").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files += sorted((ROOT / "expected").glob("*.txt"))
     return files
 
 
 def grader_version(settings):
     h = hashlib.sha256(settings.key().encode())
-    paths = grader_files() + sorted((ROOT / "expected").glob("*.txt")) \
-        + [p for d in settings.hidden for p in sorted(Path(d).glob("*.txt"))]
+    h.update(f"{runner.level()[0]}|uid{os.geteuid()}".encode())
+    paths = grader_files() + [p for d in settings.hidden for p in sorted(Path(d).glob("*.txt"))]
     for p in paths:
-        h.update(str(p).encode() + p.read_bytes())
+        h.update(str(p).encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def grade_all(subs_dir, out, settings, jobs, log=print):
+    """Grade every submission folder; returns the exit status (0, 1: grader
+    errors, INTERRUPTED)."""
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     (out / "work").mkdir(exist_ok=True)
@@ -426,11 +846,15 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
     labs_sel = select_labs(settings.labs)
     lab_slugs = [lab.slug for lab in labs_sel]
     lvl, _ = runner.level()
-    if lvl != "bwrap" and jobs > 1:
-        log(f"sandbox level {lvl}: /dev/shm and /tmp are shared, so submissions are graded one at a time (-j 1)")
+    if lvl != "bwrap" and os.geteuid() != 0 and jobs > 1:
+        log(f"sandbox level {lvl} as an ordinary user: every sandbox has the grader's uid and shares /dev/shm "
+            "and /tmp, so submissions are graded one at a time (-j 1)")
         jobs = 1
+    protect([ROOT, out, *settings.hidden, os.environ.get(variants.SECRET_FILE_ENV)], lvl, log)
     log(runner.describe(lvl))
-    calibrate(collect(labs_sel, [Path(d) for d in settings.hidden])[0], lvl, calibration_file(), log)
+    runner.remember_level()                       # the child graders reuse what was found here
+    if signature_policy(settings, lvl)[0]:
+        os.environ["MMAPLABS_STRACE_PROBED"] = "ok"
     version = grader_version(settings)
     state_file = out / "state.json"
     try:
@@ -446,46 +870,110 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
             todo.append((s, key))
     log(f"{len(subs)} submission(s): {len(subs) - len(todo)} unchanged since last graded, {len(todo)} to grade, -j {jobs}")
 
+    def save():
+        reports.gradebook(out / "gradebook.csv", rows, lab_slugs)
+        reports.atomic_write(state_file, json.dumps(state, indent=1))
+
+    children, stop = {}, threading.Event()
+    lock = threading.Lock()
+
     def one(s, key, part):
         work = out / "work" / s.name
         cmd = [sys.executable, str(Path(__file__).resolve()), "grade", "--submission", str(s.resolve()),
                "--out", str(work), "--student", s.name, "--quiet", "--grader-part", str(part), *settings.argv()]
         t = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, errors="backslashreplace")
-        (work / "log.txt").parent.mkdir(parents=True, exist_ok=True)
-        (work / "log.txt").write_text(p.stdout + p.stderr)
+        with lock:
+            if stop.is_set():
+                return s, key, None, 0.0
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="backslashreplace")
+            children[s.name] = p
+        text, _ = p.communicate()
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "log.txt").write_text(text)
         return s, key, p.returncode, time.monotonic() - t
 
-    def save():
-        reports.gradebook(out / "gradebook.csv", rows, lab_slugs)
-        reports.atomic_write(state_file, json.dumps(state, indent=1))
-
-    start, done = time.monotonic(), 0
-    with (grader_part(labs_sel, lvl) if todo else nullcontext()) as part, \
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(one, s, key, part) for s, key in todo]
-        for f in as_completed(futures):
-            s, key, rc, secs = f.result()
-            done += 1
-            work = out / "work" / s.name
-            row, final = reports.read_row(work) or ({"student": s.name, "score": 0, "max_score": "", "percent": 0}, False)
-            if rc != 0 or not final:
-                row["notes"] = f"GRADER ERROR (exit {rc}), see {work / 'log.txt'}; " + row.get("notes", "")
-            else:
-                state[s.name] = {"key": key, "row": row}
-            rows[s.name] = row
-            if (work / "feedback.md").exists():
-                shutil.copy(work / "feedback.md", out / "feedback" / f"{s.name}.md")
-            save()
-            eta = (time.monotonic() - start) / done * (len(todo) - done)
-            log(f"[{done}/{len(todo)}] {s.name}: {row.get('score')}/{row.get('max_score')} ({secs:.1f} s)"
-                f"{' ' + row['notes'][:60] if rc else ''}  ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    start, done, status, interrupted = time.monotonic(), 0, 0, False
+    pool = None
+    try:
+        if todo:
+            # The public and hidden variants' reference runs, once for all (each grader reuses them).
+            with runner.lease() as lease:
+                cases, _, specs = collect(labs_sel, replace(settings, secret=None))
+                refs = References(lvl, lease.uid, log, specs, signature_policy(settings, lvl)[0])
+                try:
+                    draw_variants(cases, specs, refs, replace(settings, secret=None), "", log)
+                finally:
+                    refs.close()
+        with (grader_part(labs_sel, lvl) if todo else nullcontext()) as part:
+            pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+            futures = [pool.submit(one, s, key, part) for s, key in todo]
+            for f in as_completed(futures):
+                s, key, rc, secs = f.result()
+                if rc is None:
+                    continue
+                done += 1
+                work = out / "work" / s.name
+                row, final = reports.read_row(work) or ({"student": s.name, "score": 0, "max_score": "", "percent": 0}, False)
+                if rc != 0 or not final:
+                    row["notes"] = f"GRADER ERROR (exit {rc}), see {work / 'log.txt'}; " + row.get("notes", "")
+                    status = 1
+                else:
+                    state[s.name] = {"key": key, "row": row}
+                rows[s.name] = row
+                if (work / "feedback.md").exists():
+                    shutil.copy(work / "feedback.md", out / "feedback" / f"{s.name}.md")
+                save()
+                eta = (time.monotonic() - start) / done * (len(todo) - done)
+                log(f"[{done}/{len(todo)}] {s.name}: {row.get('score')}/{row.get('max_score')} ({secs:.1f} s)"
+                    f"{' ' + row['notes'][:60] if rc else ''}  ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+            pool.shutdown()
+    except KeyboardInterrupt:
+        interrupted = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with lock:
+            stop.set()
+            for p in children.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)       # each kills its sandbox and writes what it has
+        for p in children.values():
+            try:
+                p.wait(timeout=runner.seconds(1.5))
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for s, key in todo:
+            if s.name not in state or state[s.name].get("key") != key:
+                rows[s.name] = {"student": s.name, "score": "", "max_score": "", "percent": "",
+                                "notes": "interrupted: not graded (run the same command again to resume)"}
+        save()
+        log(f"interrupted: {done} of {len(todo)} graded; {out / 'gradebook.csv'} and {state_file} are saved, "
+            "the same command resumes")
+        return INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, old)
     save()
     log(f"gradebook: {out / 'gradebook.csv'} ({len(rows)} rows); feedback: {out / 'feedback'}/")
-    return rows
+    if status:
+        log("some submissions could not be graded (GRADER ERROR in the gradebook): run the same command again")
+    return status
 
 
 # ---- command line ---------------------------------------------------------------
+
+def gradescope_student(path):
+    """(display name, variant key) from Gradescope's submission_metadata.json."""
+    meta = json.loads(Path(path).read_text())
+    users = meta.get("users") or []
+    ids = sorted(str(u.get("id") or u.get("email") or u.get("name")) for u in users)
+    names = ", ".join(sorted(str(u.get("name") or u.get("email") or "") for u in users)) or "submission"
+    if not ids:
+        return names, None
+    return names, "gradescope:" + ",".join(ids)
+
 
 def main(argv=None):
     defaults = Settings()
@@ -496,12 +984,18 @@ def main(argv=None):
     common.add_argument("--expected", default=os.environ.get("EXPECTED", ""),
                         help="extra (hidden) transcript folders, ':'-separated")
     common.add_argument("--repeat", type=int, default=defaults.repeat)
+    common.add_argument("--drawn", type=int, default=int(os.environ.get("DRAWN") or DRAWN),
+                        help="variants drawn per parametrised lab and student (with a secret)")
     common.add_argument("--timeout-scale", type=float, default=defaults.scale)
     common.add_argument("--timeout-floor", type=float, default=defaults.floor)
+    common.add_argument("--secret-file", help="the instructor's secret (else GRADE_SECRET or GRADE_SECRET_FILE)")
+    common.add_argument("--no-signatures", action="store_true", default=os.environ.get("SIGNATURES") == "0",
+                        help="do not trace runs (said in every report)")
     g = sub.add_parser("grade", parents=[common], help="grade one submission (default: this tree)")
     g.add_argument("--submission", default=os.environ.get("SUBMISSION") or None)
     g.add_argument("--out", default=str(labs.build_dir() / "grade"))
     g.add_argument("--student")
+    g.add_argument("--gradescope-metadata", help="Gradescope's submission_metadata.json: whose variants")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--grader-part", help=argparse.SUPPRESS)      # grade-all's prepare()d tree
     a = sub.add_parser("all", parents=[common], help="grade every submission in a folder")
@@ -516,24 +1010,46 @@ def main(argv=None):
     if args.cmd == "handout":
         import handout
         return handout.make_handout(args.out, hidden)
-    settings = Settings(labs=args.labs, hidden=hidden, repeat=args.repeat,
-                        scale=args.timeout_scale, floor=args.timeout_floor)
+    if args.secret_file:
+        os.environ[variants.SECRET_FILE_ENV] = str(Path(args.secret_file).resolve())   # for child graders
+    try:
+        secret = variants.load_secret()
+    except variants.SecretError as e:
+        ap.error(str(e))
+    settings = Settings(labs=args.labs, hidden=hidden, repeat=args.repeat, scale=args.timeout_scale,
+                        floor=args.timeout_floor, drawn=max(1, args.drawn), secret=secret,
+                        signatures=not args.no_signatures)
     for d in hidden:
         if not Path(d).is_dir():
             ap.error(f"--expected {d}: no such folder")
+    if args.cmd == "grade" and args.grader_part:      # a child of grade-all: die with it
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)      # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if args.cmd == "all":
             if not Path(args.submissions).is_dir():
                 ap.error(f"SUBMISSIONS={args.submissions}: no such folder")
-            grade_all(args.submissions, args.out, settings, args.jobs)
-            return 0
+            return grade_all(args.submissions, args.out, settings, args.jobs)
         if args.submission and not Path(args.submission).is_dir():
             ap.error(f"SUBMISSION={args.submission}: no such folder")
-        cases, row = grade(args.submission, args.out, settings, args.student, quiet=args.quiet,
-                           template=args.grader_part and Path(args.grader_part))
-    except (labs.LabError, mmaplabs.TranscriptError) as e:
+        student, key = args.student, None
+        if args.gradescope_metadata and Path(args.gradescope_metadata).exists():
+            student, key = gradescope_student(args.gradescope_metadata)
+        if not args.grader_part:
+            protect([ROOT, args.out, *hidden, os.environ.get(variants.SECRET_FILE_ENV)], runner.level()[0], print)
+        cases, row = grade(args.submission, args.out, settings, student, quiet=args.quiet,
+                           template=args.grader_part and Path(args.grader_part), variant_key=key)
+    except (labs.LabError, mmaplabs.TranscriptError, labspec.LabSpecError) as e:
         print(f"grade: {e}", file=sys.stderr)
         return 2
+    except runner.GraderError as e:
+        print(f"grade: grader-error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"grade: interrupted; what was graded is in {args.out}", file=sys.stderr)
+        return INTERRUPTED
+    errors = [c for c in cases if c.status == "grader-error"]
     if not args.quiet:
         print()
         print(reports.table(cases))
@@ -543,6 +1059,10 @@ def main(argv=None):
         if len(failed) > 3:
             print(f"\n... {len(failed) - 3} more: see {Path(args.out) / 'feedback.md'}")
         print(f"\nwrote {args.out}/results.json, junit.xml, grades.csv, feedback.md")
+    if errors:
+        print(f"grade: grader-error in {len(errors)} case(s): {', '.join(c.id for c in errors)}; "
+              "not the student's fault: grade again", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -94,7 +94,9 @@ def make_handout(out, hidden_dirs=(), log=print):
     """Write the student tree, then check it: reference 100 %, handout below
     on every lab with a solution region, no marker or hidden case in it."""
     import grade
+    import reports
     import runner
+    import variants
     out = Path(out).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -111,20 +113,26 @@ def make_handout(out, hidden_dirs=(), log=print):
     for p in out.rglob("*"):
         if p.is_file() and not p.is_symlink() and p.read_bytes() in secrets:
             problems.append(f"hidden variant {secrets[p.read_bytes()]} leaked into the handout as {p.relative_to(out)}")
-    settings = grade.Settings(hidden=tuple(hidden_dirs), repeat=1)
+    secret = variants.load_secret()
+    if secret:           # the instructor's secret must be nowhere in what students get
+        for p in out.rglob("*"):
+            if p.is_file() and not p.is_symlink() and secret in p.read_bytes():
+                problems.append(f"the grading secret (GRADE_SECRET) is written in {p.relative_to(out)}")
+    settings = grade.Settings(hidden=tuple(hidden_dirs), repeat=1, secret=secret)
+    total = lambda cs: f"{reports.points(sum(c.cents for c in cs))}/{reports.points(sum(c.max_cents for c in cs))}"
     with tempfile.TemporaryDirectory(prefix="mmaplab-handout-check.") as tmp, \
             grade.grader_part(grade.select_labs(settings.labs), runner.level()[0]) as part:
         cases, _ = grade.grade(None, Path(tmp) / "ref", settings, "reference", log=log, quiet=True, template=part)
         bad = [c for c in cases if not c.passed]
-        log(f"self-check: the reference scores {sum(c.score for c in cases):g}/{sum(c.max_score for c in cases):g}")
+        log(f"self-check: the reference scores {total(cases)}")
         problems += [f"the reference fails {c.id}: {c.status}" for c in bad]
         cases, _ = grade.grade(out, Path(tmp) / "handout", settings, "handout", log=log, quiet=True, template=part)
-        log(f"self-check: the handout scores {sum(c.score for c in cases):g}/{sum(c.max_score for c in cases):g}")
+        log(f"self-check: the handout scores {total(cases)}")
         for lab in sorted({c.lab for c in cases}):
             lc = [c for c in cases if c.lab == lab]
             if any(c.status == "compile error" for c in lc):
                 problems.append(f"the handout of {lab} does not compile")
-            elif lab in with_solution and sum(c.score for c in lc) >= sum(c.max_score for c in lc):
+            elif lab in with_solution and sum(c.cents for c in lc) >= sum(c.max_cents for c in lc):
                 problems.append(f"the handout of {lab} still scores full marks: its solution region gives nothing away")
         no_region = sorted({c.lab for c in cases} - with_solution)
         if no_region:

@@ -27,10 +27,20 @@ MMAPLABS_SANDBOX=bwrap|unshare|rlimits forces one (for tests).
 At every level the program runs under a small supervisor (this file,
 `runner.py inner CONFIG -- ARGV`) that gives it its own session and process
 group and, in a sandbox, RLIMIT_CPU/AS/FSIZE/NPROC, no core files and, as root,
-an unused uid (SANDBOX_UID).  It kills the program's group at the time limit,
-then every process the program left (PID namespace, or the supervisor as child
-subreaper), and removes the System V objects, /dev/shm names and /tmp entries
-the run left, reporting each.
+a uid of its own (lease(): one of UIDS, flocked while in use, so no limit of
+one sandbox counts another's processes; as an ordinary user each bwrap or
+unshare sandbox is a user namespace of its own, where RLIMIT_NPROC counts
+only that namespace's processes).  It kills the program's group at the time
+limit, then every process the program left (PID namespace, or the supervisor
+as child subreaper), and removes the System V objects, /dev/shm names and
+/tmp entries the run left, reporting each.  As root a sandboxed run is also
+in control groups of its own (harness/cgroups.py: a total memory, process and
+CPU limit, and a kill that nothing escapes).
+
+A failure of the grader's side (the sandbox cannot start, the program cannot
+be started for lack of resources: EAGAIN, ENOMEM) is Run.grader_error, never
+a result of the program.  Any exception in run() (a signal handler raising
+in the caller: Ctrl-C, SIGTERM) kills everything the run started first.
 
 Trusted and untrusted runs differ on purpose in three ways, each a field of
 Policy (PLAIN for the plain level, SANDBOXED for the others).
@@ -71,9 +81,13 @@ DESCRIBE = {
     "rlimits": "resource limits and process-group kill only: no namespaces, the network and the host's files are NOT isolated",
     "plain": "no isolation (the harness's own runs of the labs)",
 }
-# As root, student code runs as this otherwise unused uid/gid (Debian reserves
-# 65000-65533), so its processes and files are told apart from anyone else's.
-SANDBOX_UID = int(os.environ.get("MMAPLABS_SANDBOX_UID", "65533"))
+# As root, student code runs as one of these otherwise unused uids/gids (Debian
+# leaves 65000-65533 to local use), one per sandbox running at the same time
+# (lease()), so its processes and files are told apart from anyone else's and
+# RLIMIT_NPROC counts only its own processes.
+UIDS = range(65100, 65200)
+SANDBOX_UID = UIDS[0]             # an unprivileged uid (the tests use it); runs take a lease()
+UID_LOCKS = Path("/run/mmaplab-uids")     # root's: one flock per uid in use
 INNER_PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 SHM_TMPFS_BYTES = 64 << 20
 OUTPUT_LIMIT = 1 << 20
@@ -138,6 +152,62 @@ class _Token:
             self.fd = None
 
 
+class GraderError(Exception):
+    """The grader's side failed (sandbox setup, resources): not the program's doing."""
+
+
+class Lease:
+    """A sandbox uid held by this process (lease()), or none (uid None: not root)."""
+
+    def __init__(self, uid=None, fd=None):
+        self.uid, self.fd = uid, fd
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _lock_dir():
+    """UID_LOCKS, made if needed; it must be root's and writable by root only
+    (a student could otherwise hold every uid's lock)."""
+    for d in (UID_LOCKS, Path(tempfile.gettempdir()) / "mmaplab-uids-root"):
+        try:
+            d.mkdir(mode=0o755, exist_ok=True)
+            st = os.lstat(d)
+            if st.st_uid == 0 and not st.st_mode & 0o022 and os.path.isdir(d) and not os.path.islink(d):
+                return d
+        except OSError:
+            continue
+    raise GraderError(f"no root-owned folder for the sandbox uid locks ({UID_LOCKS})")
+
+
+def lease():
+    """A sandbox uid for this process's runs (as root; otherwise Lease(None)):
+    one of UIDS that no other sandbox holds (flock) and that runs nothing."""
+    if os.geteuid() != 0:
+        return Lease()
+    d = _lock_dir()
+    for uid in UIDS:
+        fd = os.open(d / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        if _uid_processes(uid):       # something of a crashed grader still runs as it: not this one
+            os.close(fd)
+            continue
+        return Lease(uid, fd)
+    raise GraderError(f"every sandbox uid ({UIDS.start}-{UIDS.stop - 1}) is in use")
+
+
 # ---- time ---------------------------------------------------------------------
 
 PROBE = "i=0; while [ $i -lt 20 ]; do i=$((i+1)); /bin/true; done; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
@@ -200,13 +270,17 @@ SANDBOXED = Policy(past_cap="close", attribute="new", eperm="foreign")
 @dataclass
 class Limits:
     cpu_seconds: int = 0               # 0: derived from the timeout
-    address_space: int = 4 << 30
+    address_space: int = 4 << 30       # per process (RLIMIT_AS)
     file_size: int = 64 << 20
-    processes: int = 64                # on top of what the user already runs
+    processes: int = 64                # the program's own (RLIMIT_NPROC, in its uid or user namespace)
     output: int = OUTPUT_LIMIT         # bytes of stdout (and of stderr) kept, at every level
+    memory: int = 1 << 30              # the whole run, as root with control groups (cgroups.py)
+    cpus: float = 1.0                  # the whole run, as root with control groups
 
 
-BUILD_LIMITS = Limits(address_space=0, processes=128)
+# A compiler reading `#include "/dev/zero"` stops at RLIMIT_AS (and at the run's memory).
+BUILD_LIMITS = Limits(address_space=1 << 30, processes=128)
+SUPERVISION = 16                       # processes of the sandbox itself (strace, bwrap, supervisor, ipcrm)
 
 
 @dataclass
@@ -221,6 +295,11 @@ class Run:
     level: str
     output_limited: bool = False
     notes: list = field(default_factory=list)
+    grader_error: str = None     # the grader's side failed: not the program's result
+    side: bytes = b""            # what was read from run(side=fd) (a trace), at most Limits.output bytes
+    side_limited: bool = False
+    memory_killed: bool = False  # the run's memory limit killed a process
+    program_seconds: float = None  # the program's own time, start to exit, as the supervisor saw it
 
     @property
     def signal_name(self):
@@ -277,7 +356,10 @@ def _bwrap(workdir, ro_binds):
 def _unshare():
     cmd = ["unshare", "--ipc", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     if os.geteuid() != 0:
-        cmd += ["--user", "--map-root-user"]
+        # Ourselves inside, not root: after its exec the supervisor (and the
+        # program) have no capability, so the program cannot ptrace the
+        # non-dumpable supervisor or open its report pipe through /proc.
+        cmd += ["--user", "--map-current-user"]
     return cmd, str(HERE)
 
 
@@ -289,10 +371,23 @@ def _works(cmd):
         return False
 
 
+PROBED_ENV = "MMAPLABS_SANDBOX_PROBED"
+
+
+def remember_level():
+    """Put level() into the environment, so the graders this process starts reuse it."""
+    lvl, why = level()
+    os.environ[PROBED_ENV] = f"{lvl}|{why}"
+
+
 def level():
     """(level, why): the strongest sandbox that works here, tried once."""
     global _level
     if _level:
+        return _level
+    probed = os.environ.get(PROBED_ENV, "")
+    if probed.partition("|")[0] in LEVELS:       # a parent grader found it: no second probe
+        _level = tuple(probed.split("|", 1)) if "|" in probed else (probed, "")
         return _level
     forced = os.environ.get("MMAPLABS_SANDBOX", "")
     if forced:
@@ -319,8 +414,23 @@ def level():
 
 def describe(lvl=None):
     lvl = lvl or level()[0]
-    who = f" Student code runs as uid {SANDBOX_UID}." if os.geteuid() == 0 and lvl != "plain" else ""
+    who = ""
+    if lvl != "plain":
+        if os.geteuid() == 0:
+            who = (f" Student code runs as a uid of its own ({UIDS.start}-{UIDS.stop - 1}, one per sandbox)."
+                   " The run as a whole: " + _cgroups().enforced(Limits().memory, Limits().processes + SUPERVISION,
+                                                                  Limits().cpus) + ".")
+        elif lvl in ("bwrap", "unshare"):
+            who = " Each sandbox is a user namespace of its own (its process limit counts only its processes)."
+        else:
+            who = (" Student code runs as the grader's uid: its process limit counts every process of that uid"
+                   " on the machine, and no total memory limit is enforced (per-process limits only).")
     return f"sandbox level: {lvl} ({DESCRIBE[lvl]}).{who}"
+
+
+def _cgroups():
+    import cgroups          # the caller's side only: the supervisor has just this file
+    return cgroups
 
 
 # ---- running (the caller's side) ----------------------------------------------
@@ -337,37 +447,108 @@ def _uid_processes(uid):
     return n
 
 
-def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_workdir=True):
+FAULTS_ENV = "MMAPLABS_TEST_GRADER_ERRORS"
+
+
+def _injected_fault(argv):
+    """For the grader's own tests: MMAPLABS_TEST_GRADER_ERRORS names a file
+    of lines "N WORDS": the next N sandboxed runs whose command holds WORDS
+    fail as the grader's side would (N = -1: every one)."""
+    path = os.environ[FAULTS_ENV]
+    command = " ".join(map(str, argv))
+    try:
+        with open(path, "r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            rules = [line.partition(" ") for line in f.read().splitlines() if line.strip()]
+            hit = next((i for i, (n, _, words) in enumerate(rules) if int(n) != 0 and words in command), None)
+            if hit is None:
+                return None
+            n, _, words = rules[hit]
+            if int(n) > 0:
+                rules[hit] = (str(int(n) - 1), " ", words)
+                f.seek(0)
+                f.truncate()
+                f.write("".join(f"{a} {c}\n" for a, _, c in rules))
+    except (OSError, ValueError):
+        return None
+    return "injected by the test (MMAPLABS_TEST_GRADER_ERRORS)"
+
+
+def _keep(paths):
+    """Every folder on the way to these paths: the supervisor never sweeps them
+    (with TMPDIR on /dev/shm the run's own folders are there)."""
+    out = set()
+    for p in paths:
+        p = Path(p)
+        out.update(str(x) for x in [p, *p.parents])
+    return sorted(out)
+
+
+def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_workdir=True,
+        uid=None, wrap=None, side=None, side_cap=None):
     """Run argv at `level` ("plain" or one of LEVELS) in workdir (default: a
     fresh directory, removed afterwards) and return a Run.
 
     The supervisor enforces `timeout`; the caller kills it and everything in
     its process group seconds(10) later if it does not come back itself.
     ro_binds: folders a bwrap sandbox may read (the program's); everything
-    else of the host but /usr is absent there."""
+    else of the host but /usr is absent there.
+    uid: the sandbox uid (a lease() the caller holds; as root, default: a
+    lease for this run).  wrap: a function given the whole sandbox command
+    (a list) that returns the command to start instead (strace around it).
+    side: a non-blocking file descriptor to read while the run goes on (a
+    trace's FIFO), kept in Run.side up to side_cap bytes (default
+    limits.output), the rest read and dropped; the caller owns it."""
     policy = PLAIN if level == "plain" else SANDBOXED
     limits = limits or Limits()
+    sandboxed = level != "plain"
+    if sandboxed and os.environ.get(FAULTS_ENV):
+        fault = _injected_fault(argv)
+        if fault:
+            return Run([str(a) for a in argv], "", "", 127, False, 0.0, [], level, grader_error=fault)
+    drop = sandboxed and os.geteuid() == 0
+    own_lease = Lease()
+    if drop and uid is None:
+        own_lease = lease()
+        uid = own_lease.uid
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="mmaplab-run.") if own else workdir)
-    drop = level != "plain" and os.geteuid() == 0
     if drop:
-        os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
+        os.chown(workdir, uid, uid)
     token = _Token()
+    box = None
+    proc = None
     try:
+        userns = sandboxed and not drop and level in ("bwrap", "unshare")
+        if not sandboxed:
+            nproc = 0
+        elif userns:                       # RLIMIT_NPROC counts this user namespace's processes only
+            nproc = limits.processes + SUPERVISION
+        else:
+            nproc = limits.processes + _uid_processes(uid if drop else os.getuid())
+        nonce = secrets.token_hex(8)
         cfg = {
             "timeout": timeout,
-            "rlimits": level != "plain",
+            "rlimits": sandboxed,
             "cpu": limits.cpu_seconds or int(timeout) + 2,
             "as": limits.address_space,
             "fsize": limits.file_size,
-            "nproc": 0 if level == "plain" else limits.processes + _uid_processes(SANDBOX_UID if drop else os.getuid()),
+            "nproc": nproc,
             "drop": drop,
+            "uid": uid if drop else None,
             "pidns": level in ("bwrap", "unshare"),
             "ipcns": level in ("bwrap", "unshare"),
             "private_tmp": level == "bwrap",
             "attribute": policy.attribute,
             "token": token.value,
+            "keep": _keep([workdir, *ro_binds]),
         }
+        if drop:
+            try:
+                box = _cgroups().Group.make(f"run-{os.getpid()}-{token.value}-{nonce[:6]}", memory=limits.memory,
+                                            pids=limits.processes + SUPERVISION, cpus=limits.cpus)
+            except OSError as e:
+                raise GraderError(f"cannot make the run's control group: {e}") from None
         r, w = os.pipe()
         cfg["fd"] = w
         if level == "bwrap":
@@ -377,39 +558,70 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         else:
             prefix, script = [], str(HERE)
         cmd = prefix + [INNER_PY, "-I", "-S", script, "inner", json.dumps(cfg), "--", *map(str, argv)]
+        if wrap:
+            cmd = wrap(cmd)
         if level == "plain":
             env = dict(os.environ)
         else:
             env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C"}
         env["MMAPLAB_RUN"] = token.value
+        env["MMAPLAB_REPORT_NONCE"] = nonce     # the supervisor takes it out before the program starts
+        pre = [box.enter] if box else []
+        if level == "unshare":
+            pre.append(_die_with_caller)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, pass_fds=(w,), start_new_session=True,
-                                    preexec_fn=_die_with_caller if level == "unshare" else None)
-        except OSError:
+                                    preexec_fn=(lambda: [f() for f in pre]) if pre else None)
+        except OSError as e:
             os.close(r)
-            raise
+            raise GraderError(f"cannot start the sandbox ({cmd[0]}): {e}") from None
         finally:
             os.close(w)
-        out, err, limited, killed = _collect(proc, timeout + seconds(10), limits.output, policy.past_cap)
-        proc.wait()
+        try:
+            out, err, limited, killed, side_data, side_limited = _collect(
+                proc, timeout + seconds(10), limits.output, policy.past_cap, side, side_cap or limits.output)
+            proc.wait()
+        except BaseException:              # Ctrl-C, SIGTERM (a handler raising), anything: kill it all
+            _kill_everything(proc, box, uid if drop else None)
+            os.close(r)
+            raise
         elapsed = time.monotonic() - start
         with os.fdopen(r, "rb") as f:
             raw = f.read()
         notes = []
-        try:
-            rep = json.loads(raw)
-        except ValueError:
+        rep = None
+        for line in raw.decode(errors="replace").splitlines():   # the last line carrying our nonce
+            try:
+                cand = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(cand, dict) and cand.get("nonce") == nonce:
+                rep = cand
+        grader_error = None
+        if rep is None:
             rep = {"returncode": proc.returncode, "timed_out": killed, "leftovers": []}
-            notes.append("the supervisor did not report (sandbox killed from outside)"
-                         + (f"; sandbox stderr: {err.decode(errors='replace')[-300:]}" if not killed else ""))
+            if killed:
+                notes.append("the supervisor did not report (sandbox killed from outside)")
+            else:
+                grader_error = ("the sandbox did not start or its supervisor died (exit %s): %s"
+                                % (proc.returncode, err.decode(errors="replace").strip()[-300:] or "no message"))
+        grader_error = rep.get("grader_error") or grader_error
         leftovers = list(rep["leftovers"])
         if killpg(proc.pid, policy.eperm):
             where = "the lab's" if level == "plain" else "the sandbox's"
             leftovers.append(f"processes still running in {where} process group (killed)")
+        memory_killed = bool(box and box.oom_killed())
+        stray = (box.close(grace=seconds(0.2)) if box else 0) + (_kill_uid(uid, grace=seconds(0.2)) if drop else 0)
+        box = None
+        if stray:
+            leftovers.append(f"{stray} process(es) still running after the sandbox ended (killed)")
     finally:
+        if box:
+            box.close()
         token.release()
+        own_lease.release()
     if check_workdir:
         files = sorted(os.listdir(workdir))
         if files:
@@ -418,8 +630,70 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
     if own:
         shutil.rmtree(workdir, ignore_errors=True)
     dec = lambda b: b.decode("utf-8", errors="backslashreplace")
-    return Run([str(a) for a in argv], dec(out), dec(err), rep["returncode"], rep["timed_out"] or killed,
-               elapsed, leftovers, level, limited, notes)
+    res = Run([str(a) for a in argv], dec(out), dec(err), rep["returncode"], rep["timed_out"] or killed,
+              elapsed, leftovers, level, limited, notes, grader_error, side_data, side_limited, memory_killed)
+    res.program_seconds = rep.get("seconds")
+    if memory_killed:
+        res.notes.append(f"a process was killed at the run's memory limit ({limits.memory >> 20} MiB in all)")
+    return res
+
+
+def _uid_pids(uid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if os.stat("/proc/" + p).st_uid == uid:
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+def _kill_uid(uid, grace=0.0):
+    """SIGKILL every process of a sandbox uid until none is left (after
+    `grace` seconds for those already dying to go); how many had to be killed."""
+    if uid is None:
+        return 0
+    end = time.monotonic() + grace
+    while _uid_pids(uid) and time.monotonic() < end:
+        time.sleep(0.005)
+    seen = set()
+    for _ in range(200):
+        left = _uid_pids(uid)
+        if not left:
+            break
+        seen.update(left)
+        for p in left:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
+    return len(seen)
+
+
+def _kill_everything(proc, box, uid):
+    """A run given up (the caller was interrupted): kill all of it, now.
+    SIGTERM first: the supervisor then kills its program and what it left
+    (the only way at the rlimits level as an ordinary user, where the program
+    has a session of its own and the grader's uid); then SIGKILL."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=seconds(0.3))
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if box:
+        box.kill()
+    killpg(proc.pid, "foreign")
+    _kill_uid(uid)
+    try:
+        proc.wait(timeout=seconds(2))
+    except subprocess.TimeoutExpired:
+        pass
+    for f in (proc.stdout, proc.stderr):
+        if f and not f.closed:
+            f.close()
 
 
 def _die_with_caller():
@@ -430,24 +704,45 @@ def _die_with_caller():
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)     # PR_SET_PDEATHSIG
 
 
-def _collect(proc, deadline, cap, past_cap):
+def _collect(proc, deadline, cap, past_cap, side=None, side_cap=0):
     """Read stdout and stderr, keeping at most cap bytes of each; past the cap
-    drain or close (Policy.past_cap).  At the deadline kill the process group.
-    Returns (out, err, limited, killed_at_deadline)."""
+    drain or close (Policy.past_cap).  Also read `side` (a non-blocking fd the
+    caller owns) up to side_cap bytes, draining the rest.  At the deadline kill
+    the process group.  Returns (out, err, limited, killed_at_deadline, side, side_limited)."""
     bufs = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     dropped = {proc.stdout: 0, proc.stderr: 0}
+    side_buf, side_dropped = bytearray(), 0
     killed = False
     sel = selectors.DefaultSelector()
     for f in bufs:
         sel.register(f, selectors.EVENT_READ)
+    if side is not None:
+        sel.register(side, selectors.EVENT_READ)
+
+    def read_side():
+        nonlocal side_dropped
+        while True:
+            try:
+                chunk = os.read(side, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            room = max(0, side_cap - len(side_buf))
+            side_buf.extend(chunk[:room])
+            side_dropped += len(chunk) - min(room, len(chunk))
+
     end = time.monotonic() + deadline
-    while sel.get_map():
+    while len(sel.get_map()) > (side is not None):
         left = end - time.monotonic()
         if left <= 0:
             killpg(proc.pid, "foreign")
             killed = True
             break
         for key, _ in sel.select(timeout=min(left, 1.0)):
+            if key.fileobj is side:
+                read_side()
+                continue
             f = key.fileobj
             chunk = os.read(f.fileno(), 65536)
             buf = bufs[f]
@@ -466,13 +761,19 @@ def _collect(proc, deadline, cap, past_cap):
             proc.wait(timeout=seconds(10))
         except subprocess.TimeoutExpired:
             pass
+    if side is not None:
+        try:
+            proc.wait(timeout=seconds(10))     # the tracer writes its last lines as it ends
+        except subprocess.TimeoutExpired:
+            pass
+        read_side()
     out, err = bytes(bufs[proc.stdout]), bytes(bufs[proc.stderr])
     if past_cap == "drain":
         if dropped[proc.stdout]:
             out += b"\n[... %d more bytes of output not kept]\n" % dropped[proc.stdout]
         if dropped[proc.stderr]:
             err += b"\n[... %d more bytes of output not kept]\n" % dropped[proc.stderr]
-    return out, err, any(dropped.values()), killed
+    return out, err, any(dropped.values()), killed, bytes(side_buf), side_dropped > 0
 
 
 def killpg(pgid, eperm):
@@ -613,19 +914,38 @@ def _remove(path):
         pass
 
 
+class _Stop(Exception):
+    """SIGTERM to the supervisor: the caller gives the run up."""
+
+
 def inner(cfg, argv):
     import ctypes
     import resource
     report = os.fdopen(cfg["fd"], "w")
     os.set_inheritable(cfg["fd"], False)
-    student_uid = SANDBOX_UID if cfg["drop"] else os.getuid()
+    nonce = os.environ.pop("MMAPLAB_REPORT_NONCE", "")
+    student_uid = cfg["uid"] if cfg["drop"] else os.getuid()
     by_token = cfg["attribute"] == "token"
     key_k = run_token_key(cfg["token"])
+    keep = set(cfg.get("keep", []))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(4, 0, 0, 0, 0)               # PR_SET_DUMPABLE 0: the student cannot ptrace us
     if not cfg["pidns"]:
         libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER
-    # What was there before (at "token", only to keep the IPC_PRIVATE rule to this run).
+
+    def stop(signum, frame):
+        raise _Stop()
+    signal.signal(signal.SIGTERM, stop)
+
+    def send(rep):
+        rep["nonce"] = nonce
+        report.write("\n" + json.dumps(rep) + "\n")
+        report.close()
+
+    # What was there before (at "token", only to keep the IPC_PRIVATE rule to
+    # this run).  A private /dev/shm (bwrap) holds nothing but the folders on
+    # the way to the run's own (TMPDIR on /dev/shm): they are in `before` and
+    # in `keep`, never swept.
     sysv_before = set() if cfg["ipcns"] else set(_sysv())
     if by_token:       # names with the run's token; the host's /dev/shm and /tmp are shared
         shm_uid, tmp_uid, prefix = None, None, f"mmaplab-{cfg['token']}-"
@@ -633,8 +953,8 @@ def inner(cfg, argv):
     else:              # everything new (owned by the student, where the host's are shared)
         shm_uid = None if cfg["private_tmp"] else student_uid
         tmp_uid, prefix = student_uid, None
-        shm_before = set() if cfg["private_tmp"] else _entries("/dev/shm")
-        tmp_before = set() if cfg["private_tmp"] else _entries("/tmp")
+        shm_before = _entries("/dev/shm")
+        tmp_before = _entries("/tmp")
 
     def limit():
         os.umask(0o022)
@@ -647,26 +967,46 @@ def inner(cfg, argv):
                 resource.setrlimit(res, value)
         if cfg["drop"]:
             os.setgroups([])
-            os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-            os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+            os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"])
+            os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
 
     timed_out = False
+    p = None
     try:
-        p = subprocess.Popen(argv, preexec_fn=limit if cfg["rlimits"] else None,
-                             start_new_session=True, stdin=subprocess.DEVNULL)
-    except OSError as e:
-        sys.stderr.write(f"sandbox: cannot run {argv[0]}: {e}\n")
-        json.dump({"returncode": 127, "timed_out": False, "leftovers": []}, report)
-        return 127
-    try:
-        rc = p.wait(timeout=cfg["timeout"])
-    except subprocess.TimeoutExpired:
-        timed_out = True
         try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        rc = p.wait()
+            began = time.monotonic()
+            p = subprocess.Popen(argv, preexec_fn=limit if cfg["rlimits"] else None,
+                                 start_new_session=True, stdin=subprocess.DEVNULL)
+        except OSError as e:
+            import errno
+            if e.errno in (errno.EAGAIN, errno.ENOMEM):    # the machine's resources, not the program
+                send({"returncode": 127, "timed_out": False, "leftovers": [],
+                      "grader_error": f"cannot start {argv[0]}: {errno.errorcode[e.errno]} (no resources)"})
+                return 0
+            sys.stderr.write(f"sandbox: cannot run {argv[0]}: {e}\n")
+            send({"returncode": 127, "timed_out": False, "leftovers": []})
+            return 127
+        try:
+            rc = p.wait(timeout=cfg["timeout"])
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            rc = p.wait()
+        seconds_used = time.monotonic() - began
+    except _Stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if p is not None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _kill_strays(cfg["pidns"])
+        send({"returncode": -signal.SIGKILL, "timed_out": False, "leftovers": [], "cancelled": True})
+        return 0
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)      # the clean-up below runs to its end
     leftovers = []
     n = _kill_strays(cfg["pidns"])
     if n and not timed_out:
@@ -679,14 +1019,17 @@ def inner(cfg, argv):
         leftovers.append(f"System V {what} {ident} left behind (removed; the lab forgot IPC_RMID)")
         subprocess.run(["ipcrm", flag, str(ident)], stderr=subprocess.DEVNULL)
     for name in sorted(_entries("/dev/shm", shm_uid, prefix) - shm_before):
+        if "/dev/shm/" + name in keep:
+            continue
         leftovers.append(f"/dev/shm/{name} left behind (removed; the lab forgot shm_unlink)")
         _remove("/dev/shm/" + name)
     if not cfg["private_tmp"]:
         for name in sorted(_entries("/tmp", tmp_uid, prefix) - tmp_before):
+            if "/tmp/" + name in keep:
+                continue
             leftovers.append(f"/tmp/{name} written outside the work directory (removed)")
             _remove("/tmp/" + name)
-    json.dump({"returncode": rc, "timed_out": timed_out, "leftovers": leftovers}, report)
-    report.close()
+    send({"returncode": rc, "timed_out": timed_out, "leftovers": leftovers, "seconds": round(seconds_used, 4)})
     return 0
 
 

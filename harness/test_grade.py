@@ -1,13 +1,17 @@
-"""Tests of the grader: scores, reports, handout, and the hostile corpus.
+"""Tests of the grader: scores, reports, handout, the hostile corpus and the
+cheater corpus, determinism beside a fork bomb, Ctrl-C, the Gradescope route.
 
-Everything runs on a small copy of the tree (lab 09 plus a test lab,
-99-victim, whose entry program the hostile submissions replace), so these
-tests do not depend on the other labs and stay fast.
+Everything runs on a small copy of the tree (lab 09, which has parameters and
+a signature, plus a test lab, 99-victim, whose entry program the hostile
+submissions replace; the cheaters replace lab 09's), so these tests do not
+depend on the other labs and stay fast.  Time limits are the machine's
+(runner.seconds), never fixed.
 """
 import csv
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,18 +20,25 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
 
+import handout
 import labs
+import labspec
 import mmaplabs
 import runner
+import variants
+from test_scoring import outside_fences
 
 ROOT = labs.ROOT
 HOSTILE = Path(__file__).resolve().parent / "hostile"
+CHEATERS = Path(__file__).resolve().parent / "cheaters"
 PY = sys.executable
-SECRET = "s3cr3t-hidden-variant"
+SECRET = "s3cr3t-hidden-variant"          # inside the hidden transcript: must never show
+GRADE_KEY = "test-instructor-secret"      # the instructor's GRADE_SECRET for the batch
 VICTIM = """/* A test lab for the grader's own tests: one step, one check. */
 #include "common.h"
 
@@ -47,16 +58,17 @@ int main(void)
 """
 # Cases that must be contained at every sandbox level (processes, limits, hygiene).
 EVERY_LEVEL = ["fork-bomb", "setsid-daemon", "ignore-sigterm", "sysv-leak", "big-file"]
-# Short limits keep the endless hostile cases quick; scale 20 leaves lab 09 room
-# when a fork bomb runs beside it (real grading: max(10 x reference, 5 s)).
-FAST = ["--timeout-floor", "1.5", "--timeout-scale", "20"]
+# Short limits keep the endless hostile cases quick (the victim's own time is a
+# millisecond: the floor decides); scale 40 leaves lab 09 room when a fork bomb
+# runs beside it (real grading: max(10 x reference, 5 s)).
+FAST = ["--timeout-floor", f"{runner.seconds(0.5):.2f}", "--timeout-scale", "40"]
 
 
 def protected(name):
     """Whether the sandbox level in force here contains this hostile case.
     The weaker levels say what they do not isolate (test_weaker_levels_say_so)."""
     level = runner.level()[0]
-    if name in ("write-outside", "read-hidden", "include-hidden"):    # the host's files
+    if name in ("write-outside", "read-hidden", "include-hidden", "include-dev-zero"):    # the host's files
         return level == "bwrap" or os.geteuid() == 0  # as root: run as an unprivileged uid
     if name == "network":
         return level in ("bwrap", "unshare")
@@ -107,7 +119,8 @@ def tree(tmp_path_factory):
     (its own labs/labs.mk lists just these two), built."""
     need_bwrap()
     t = tmp_path_factory.mktemp("grader")
-    for f in ["Makefile"] + [str(p.relative_to(ROOT)) for p in (ROOT / "harness").glob("*.[ps][yh]")]:
+    for f in ["Makefile"] + [str(p.relative_to(ROOT)) for p in (ROOT / "harness").glob("*.[ps][yh]")] \
+            + [str(p.relative_to(ROOT)) for p in (ROOT / "harness" / "gradescope").glob("*")]:
         (t / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, t / f)
     shutil.copytree(ROOT / "labs" / "common", t / "labs" / "common")
@@ -139,23 +152,60 @@ def clean_env(**more):
     return {**e, "BUILD": "build", **more}
 
 
-def grade_py(t, *args, env=None, timeout=None):
+def grader_env(env=None):
     e = clean_env(**(env or {}))
-    e.pop("LABS", None), e.pop("EXPECTED", None), e.pop("SUBMISSION", None)
-    return subprocess.run([PY, str(t / "harness" / "grade.py"), *args], cwd=t, env=e,
+    for k in ("LABS", "EXPECTED", "SUBMISSION", "GRADE_SECRET", "GRADE_SECRET_FILE", "DRAWN", "SIGNATURES"):
+        e.pop(k, None)
+    e.update(env or {})
+    return e
+
+
+def grade_py(t, *args, env=None, timeout=None):
+    return subprocess.run([PY, str(t / "harness" / "grade.py"), *args], cwd=t, env=grader_env(env),
                           capture_output=True, text=True, errors="backslashreplace",
                           timeout=timeout or runner.seconds(300))
 
 
-def submission(base, name, tree_dir, victim=None, sigbus=None):
+def c_string(text):
+    """A C string literal holding text's UTF-8 bytes exactly (no trigraph, no escape surprise)."""
+    out = []
+    for b in text.encode("utf-8", "surrogateescape"):
+        ch = chr(b)
+        out.append(ch if 32 <= b < 127 and ch not in '"\\?' else "\\%03o" % b)
+    return '"' + "".join(out) + '"'
+
+
+def drawn_variant(t, student, k=1):
+    """(args, transcript) of lab 09's drawn variant k for a student, as the
+    grader draws it (variants.py) and the reference prints it."""
+    lab = labs.get(9, t)
+    spec = labspec.load(lab, t)
+    public = [v.body for v in mmaplabs.variants(lab, t / "expected")]
+    seed = variants.student_seed(GRADE_KEY.encode(), student)
+    for attempt in range(variants.REDRAWS):
+        args = labspec.args_for(variants.draw(spec, seed, lab.slug, k, attempt))
+        r = runner.run([str(lab.program_path(t / "build"))] + args, runner.seconds(30), level="plain")
+        assert r.returncode == 0, r.stdout + r.stderr
+        if not variants.like_public(r.stdout, public):
+            return args, r.stdout
+    raise AssertionError("no drawn variant unlike the public transcript")
+
+
+def submission(base, name, tree_dir, victim=None, sigbus=None, sigbus_text=None):
     """A student's copy: only labs/ (student-owned files)."""
     d = base / name
     (d / "labs" / "99-victim").mkdir(parents=True)
     (d / "labs" / "99-victim" / "victim.c").write_text(victim if victim is not None else VICTIM)
     (d / "labs" / "09-sigbus-eof").mkdir(parents=True)
     src = (tree_dir / "labs" / "09-sigbus-eof" / "sigbus-eof.c").read_text()
-    (d / "labs" / "09-sigbus-eof" / "sigbus-eof.c").write_text(sigbus(src) if sigbus else src)
+    (d / "labs" / "09-sigbus-eof" / "sigbus-eof.c").write_text(
+        sigbus_text if sigbus_text is not None else sigbus(src) if sigbus else src)
     return d
+
+
+def cheater(name, transcript, args=""):
+    return (CHEATERS / f"{name}.c").read_text().replace("@TRANSCRIPT@", c_string(transcript)) \
+        .replace("@ARGS@", c_string(args))
 
 
 def must_replace(text, old, new):
@@ -192,7 +242,11 @@ def lab_tests(results, lab):
 
 @pytest.fixture(scope="module")
 def batch(tree, tmp_path_factory):
-    """Grade the hostile corpus and a few ordinary submissions in one batch (-j 2)."""
+    """Grade, in one batch (-j 2, with an instructor's secret: lab 09 is graded
+    on a variant drawn for each student), the hostile corpus, the cheater
+    corpus, the handout, the reference and a few broken submissions.  Two
+    students' gradings fail on the grader's side (injected): once (retried)
+    and for good (grader-error)."""
     t, hidden = tree
     subs = tmp_path_factory.mktemp("subs")
     listener = socket.socket()
@@ -206,16 +260,31 @@ def batch(tree, tmp_path_factory):
         src = f.read_text().replace("@GRADER_ROOT@", str(t)).replace("@HIDDEN@", str(hidden / "99-victim.txt"))
         submission(subs, f.stem, t, victim=src.replace("@PORT@", str(port)))
     submission(subs, "reference", t)
+    submission(subs, "handout", t, sigbus=lambda s: handout.strip(s), victim=handout.strip(VICTIM))
     submission(subs, "broken-compile", t, sigbus=lambda s: must_replace(s, "int main(", "int main oops("))
-    submission(subs, "broken-step", t, sigbus=lambda s: must_replace(s, '"file size: %lld page(s)"', '"file size: %lld pages"'))
+    submission(subs, "broken-step", t, sigbus=lambda s: must_replace(
+        s, '"the read works and sees the zero the new file page holds"', '"the read works and sees zero"'))
     submission(subs, "nondeterministic", t, victim=VICTIM.replace(
         '\tcheck(', '\tstruct timespec ts;\n\tclock_gettime(CLOCK_MONOTONIC, &ts);\n\tsay("now %ld", ts.tv_nsec);\n\tcheck('))
     d = submission(subs, "missing-lab", t)
     shutil.rmtree(d / "labs" / "09-sigbus-eof")
+    # The cheaters (harness/cheaters/) cheat on lab 09; their lab 99 is honest.
+    public = (t / "expected" / "09-sigbus-eof.txt").read_text().partition("\n")[2]
+    submission(subs, "cheat-print-public", t, sigbus_text=cheater("print-public", public))
+    args, body = drawn_variant(t, "cheat-arithmetic")
+    submission(subs, "cheat-arithmetic", t, sigbus_text=cheater("arithmetic", body, " ".join(args)))
+    submission(subs, "cheat-copy-other", t, sigbus_text=cheater("copy-other", drawn_variant(t, "reference")[1]))
+    # The grader's side fails: once for one student (retried), always for another.
+    submission(subs, "grader-flaky", t)
+    submission(subs, "grader-broken", t)
+    faults = tmp_path_factory.mktemp("faults") / "faults"
+    faults.write_text(f"1 {' '.join(drawn_variant(t, 'grader-flaky')[0])}\n"
+                      f"-1 {' '.join(drawn_variant(t, 'grader-broken')[0])}\n")
     before = host_state(t)
     out = tmp_path_factory.mktemp("out")
-    r = grade_py(t, "all", str(subs), "-j", "2", "--labs", "9,99", "--expected", str(hidden),
-                 "--out", str(out), "--repeat", "2", *FAST)
+    r = grade_py(t, "all", str(subs), "-j", "4", "--labs", "9,99", "--expected", str(hidden),
+                 "--out", str(out), "--repeat", "2", "--drawn", "1", *FAST,
+                 env={"GRADE_SECRET": GRADE_KEY, runner.FAULTS_ENV: str(faults)})
     try:
         conn, _ = listener.accept()
         conn.close()
@@ -232,14 +301,24 @@ def results_of(batch, name):
     return check_results_json(batch["out"] / "work" / name / "results.json")
 
 
+def batch_args(batch, *more):
+    return ["all", str(batch["subs"]), "--labs", "9,99", "--expected", str(batch["hidden"]),
+            "--out", str(batch["out"]), "--repeat", "2", "--drawn", "1", *FAST, *more]
+
+
 def test_batch_ran(batch):
-    assert batch["run"].returncode == 0, batch["run"].stdout + batch["run"].stderr
+    r = batch["run"]
+    assert r.returncode == 1, r.stdout + r.stderr           # grader-broken: a grader error, said by the exit status
+    flagged = [l for l in r.stdout.splitlines() if "GRADER ERROR" in l and l.startswith("[")]
+    assert len(flagged) == 1 and "grader-broken" in flagged[0], r.stdout
 
 
 def test_reference_scores_full_marks(batch):
     r = results_of(batch, "reference")
     assert r["score"] == r["extra_data"]["max_score"] == 20
     assert all(t["status"] == "passed" for t in r["tests"])
+    assert [t["name"] for t in lab_tests(r, "09-sigbus-eof")] == ["09-sigbus-eof: your variant 1"]
+    assert "your variant" in r["output"] or "drawn for this student" in r["output"]
 
 
 def test_broken_lab_loses_exactly_its_points(batch):
@@ -250,15 +329,19 @@ def test_broken_lab_loses_exactly_its_points(batch):
     assert "does not compile" in out and "error" in out and "oops" in out
 
 
-def test_wrong_step_costs_that_step_with_a_readable_diff(batch):
+def test_wrong_step_costs_that_step_and_shows_the_students_line(batch):
+    import scoring
     r = results_of(batch, "broken-step")
     (t,) = lab_tests(r, "09-sigbus-eof")
-    steps = mmaplabs.steps((batch["tree"] / "expected" / "09-sigbus-eof.txt").read_text().partition("\n")[2])
-    n = len(steps) - 1                                  # the header is no step
-    (broken,) = [i for i, text in steps if "    file size: 1 page(s)\n" in text]
-    assert t["score"] == round(10 * (n - 1) / n, 2) and t["status"] == "failed"
-    assert f"first differing step: [{broken}]" in t["output"]
-    assert "-    file size: 1 page(s)" in t["output"] and "+    file size: 1 pages" in t["output"]
+    args, body = drawn_variant(batch["tree"], "broken-step")
+    public = (batch["tree"] / "expected" / "09-sigbus-eof.txt").read_text().partition("\n")[2]
+    steps = mmaplabs.steps(mmaplabs.normalise(body))
+    (broken,) = [i for i, text in steps if "ok: the read works and sees the zero the new file page holds" in text]
+    shares = scoring.step_shares([n for n, _ in steps if n > 0], 1000, variants.free_steps(body, [public]))
+    assert round(t["score"] * 100) == 1000 - shares[broken] and t["status"] == "failed"
+    assert f"first differing step: [{broken}]" in t["output"] and " ".join(args) in t["output"]
+    assert "ok: the read works and sees zero\n" in t["output"]          # the student's own line ...
+    assert "sees the zero the new file page holds" not in t["output"]   # ... never the expected one
     assert "make lab-9" in t["output"] and "make grade SUBMISSION=" in t["output"]
     assert sum(t["score"] for t in lab_tests(r, "99-victim")) == 10
 
@@ -295,11 +378,64 @@ def test_reports_parse(batch):
         assert (out / "feedback" / f"{n}.md").exists()
 
 
+def test_the_secret_never_reaches_a_report(batch):
+    for f in batch["out"].rglob("*"):
+        if f.is_file():
+            assert GRADE_KEY not in f.read_text(errors="replace"), f
+
+
+# ---- the cheater corpus ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["cheat-print-public", "cheat-arithmetic", "cheat-copy-other"])
+def test_cheaters_earn_at_most_5_percent_of_what_they_cheat_on(batch, name):
+    r = results_of(batch, name)
+    lab09 = lab_tests(r, "09-sigbus-eof")
+    assert sum(t["score"] for t in lab09) <= 0.05 * sum(t["max_score"] for t in lab09), lab09
+    assert sum(t["score"] for t in lab_tests(r, "99-victim")) == 10      # the honest lab is graded in full
+    if signature_checked():
+        (t,) = lab09
+        assert t["tags"][1] == "no-mechanism" and t["score"] == 0, t
+        assert "no mmap call with MAP_SHARED" in t["output"] and "no ftruncate call" in t["output"]
+
+
+def signature_checked():
+    import signature
+    return signature.trustworthy(runner.level()[0], os.geteuid())[0]
+
+
+def test_the_arithmetic_cheater_prints_the_right_transcript(batch):
+    """What makes it a cheater is only what it does not do: every step matches."""
+    (t,) = lab_tests(results_of(batch, "cheat-arithmetic"), "09-sigbus-eof")
+    assert "differ" not in t["output"] and "exit status" not in t["output"], t["output"]
+
+
+def test_the_handout_does_not_earn_full_marks(batch):
+    """(Its lab 09 lacks the mapping the lab is about: no-mechanism, 0 points.)"""
+    r = results_of(batch, "handout")
+    assert r["score"] < 20
+    assert [t["tags"][1] for t in lab_tests(r, "09-sigbus-eof")] == ["no-mechanism"]
+
+
+# ---- the grader's own failures ------------------------------------------------------
+
+def test_a_grader_failure_is_retried_then_reported_never_charged(batch):
+    ok = results_of(batch, "grader-flaky")        # its first run failed on the grader's side: retried
+    assert ok["score"] == 20, ok
+    bad = results_of(batch, "grader-broken")      # every try failed: grader-error, 0 points, flagged
+    (t,) = lab_tests(bad, "09-sigbus-eof")
+    assert t["tags"][1] == "grader-error" and t["score"] == 0 and "nothing is charged to the student" in t["output"]
+    assert "grader-error" in bad["output"] and sum(x["score"] for x in lab_tests(bad, "99-victim")) == 10
+    with open(batch["out"] / "gradebook.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "grader-broken")
+    assert row["notes"].startswith("GRADER ERROR")
+    state = json.loads((batch["out"] / "state.json").read_text())
+    assert "grader-broken" not in state and "grader-flaky" in state      # a rerun grades it again
+
+
 def test_grade_all_resumes(batch):
-    t = batch["tree"]
-    r = grade_py(t, "all", str(batch["subs"]), "--labs", "9,99", "--expected", str(batch["hidden"]),
-                 "--out", str(batch["out"]), "--repeat", "2", *FAST)
-    assert r.returncode == 0 and f"{len(list(batch['subs'].iterdir()))} unchanged" in r.stdout, r.stdout
+    r = grade_py(batch["tree"], *batch_args(batch), env={"GRADE_SECRET": GRADE_KEY})
+    n = len(list(batch["subs"].iterdir()))
+    assert r.returncode == 0 and f"{n - 1} unchanged since last graded, 1 to grade" in r.stdout, r.stdout
 
 
 def test_handout(tree, tmp_path):
@@ -344,7 +480,7 @@ def test_killed_grader_leaves_a_result_file(tree, tmp_path):
 
 
 def grade_and_kill(t, sub, out, tmp_path):
-    env = clean_env(TMPDIR=str(tmp_path))
+    env = grader_env({"TMPDIR": str(tmp_path)})
     p = subprocess.Popen([PY, str(t / "harness" / "grade.py"), "grade", "--submission", str(sub), "--labs", "9,99",
                           "--out", str(out), "--timeout-floor", "3"], cwd=t, env=env, start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -429,6 +565,8 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
         "write-outside": lambda: "write " + str(batch["tree"]) in out,
         "read-hidden": lambda: SECRET not in out,
         "include-hidden": lambda: status == "compile error" and SECRET not in r["output"] + out,
+        "include-dev-zero": lambda: status == "compile error" and "memory" in out,
+        "markdown-inject": lambda: status == "failed" and "\\x1b[2J" in out and "\\x00" in out,
         "network": lambda: not batch["connected"] or level == "rlimits",
     }[name]
     assert expect(), f"{name}: status {status}\n{out}"
@@ -437,7 +575,15 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
     if name == "network" and level != "rlimits":
         assert "CONNECTED" not in out
     if name == "write-outside" and os.geteuid() == 0:
-        assert f"running as uid {runner.SANDBOX_UID}\n" in out, "as root, student code must not run as root"
+        m = re.search(r"running as uid (\d+)\n", out)
+        assert m and int(m.group(1)) in runner.UIDS, "as root, student code runs as a sandbox uid of its own"
+    if name == "markdown-inject":
+        for f in [batch["out"] / "work" / name / "feedback.md", batch["out"] / "feedback" / f"{name}.md"]:
+            md = f.read_text()
+            assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", md), f
+            assert not [l for l in outside_fences(md) if "INJECTED" in l], f
+        raw = (batch["out"] / "work" / name / "results.json").read_text()
+        assert "\\u001b" not in raw and "\\u0000" not in raw         # no raw ESC or NUL in what Gradescope shows
     if name == "write-outside" and level == "bwrap":
         assert "WRITTEN" not in out.split("/tmp/")[0]
 
@@ -453,7 +599,8 @@ def test_containment_without_namespaces(tree, tmp_path):
                  *FAST, env={"MMAPLABS_SANDBOX": "rlimits"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "sandbox level: rlimits" in r.stdout and "NOT isolated" in r.stdout
-    assert "graded one at a time" in r.stdout
+    if os.geteuid() != 0:      # as root every sandbox has a uid of its own: -j 2 is safe
+        assert "graded one at a time" in r.stdout
     after = host_state(t)
     assert after["procs"] == before["procs"] and after["shm"] == before["shm"] and after["sysv"] == before["sysv"]
     assert after["tree"] == before["tree"]
@@ -485,3 +632,235 @@ def test_only_plain_student_files_are_taken(tmp_path):
     (sub / lab).mkdir()
     shutil.copy(src, sub / lab / "sigbus-eof.c")
     assert grade.student_files(sub.parent, only)[f"labs/{lab}/sigbus-eof.c"] == src.read_bytes()
+
+
+
+# ---- where the submission is, and what the version covers ---------------------------
+
+def test_a_submission_one_or_two_folders_down_is_found(tmp_path):
+    import grade
+    only = [labs.get(9)]
+    src = (ROOT / "labs" / "09-sigbus-eof" / "sigbus-eof.c").read_bytes()
+    deep = tmp_path / "a" / "submission" / "mmap-labs" / "labs" / "09-sigbus-eof"
+    deep.mkdir(parents=True)
+    (deep / "sigbus-eof.c").write_bytes(src)
+    base, note = grade.find_labs(tmp_path / "a" / "submission")
+    assert base == deep.parent and "mmap-labs/labs/" in note and "deeper than expected" in note
+    assert grade.student_files(tmp_path / "a" / "submission", only)["labs/09-sigbus-eof/sigbus-eof.c"] == src
+    assert grade.find_labs(tmp_path / "a")[0] == deep.parent                 # two levels down
+    (tmp_path / "empty" / "stuff").mkdir(parents=True)
+    base, note = grade.find_labs(tmp_path / "empty")
+    assert "no lab folder found" in note and "labs/09-sigbus-eof/sigbus-eof.c" in note
+
+
+def test_the_grader_version_covers_every_grader_owned_file():
+    import grade
+    files = set(grade.grader_files())
+    for p in [*(ROOT / "labs").rglob("*"), *(ROOT / "expected").glob("*.txt"), ROOT / "Makefile",
+              *(ROOT / "harness" / "gradescope").glob("*")]:
+        if p.is_file() and "__pycache__" not in p.parts:
+            assert p in files, p
+    for p in (ROOT / "harness").glob("*.py"):
+        if not p.name.startswith(("test_", "conftest")):
+            assert p in files, p
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are leased as root only (as a user: user namespaces)")
+def test_each_sandbox_gets_a_uid_of_its_own():
+    a, b = runner.lease(), runner.lease()
+    try:
+        assert a.uid != b.uid and a.uid in runner.UIDS and b.uid in runner.UIDS
+        first = a.uid
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:            # a process still running as the released uid ...
+            os.close(r)
+            os.setresgid(first, first, first)
+            os.setresuid(first, first, first)
+            os.write(w, b"x")
+            os.read(os.open("/dev/null", os.O_RDONLY), 1)
+            signal.pause()
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        a.release()
+        c = runner.lease()        # ... is not handed out again
+        try:
+            assert c.uid not in (first, b.uid)
+        finally:
+            c.release()
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        c = runner.lease()
+        try:
+            assert c.uid == first
+        finally:
+            c.release()
+    finally:
+        a.release()
+        b.release()
+
+
+# ---- the same code, the same score: beside a fork bomb --------------------------------
+
+def test_same_code_same_score_beside_a_fork_bomb(batch, tmp_path):
+    """Two more gradings of the reference and the handout (same students, so
+    the same variants), at the same time as another grader grades a fork bomb:
+    every score, status and note equal to the batch's, to the last digit."""
+    t, out0 = batch["tree"], batch["out"]
+    procs = []
+    for i, names in enumerate([["fork-bomb"], ["reference", "handout", "broken-step"],
+                               ["reference", "handout", "broken-step"]]):
+        d = tmp_path / f"subs{i}"
+        d.mkdir()
+        for n in names:
+            shutil.copytree(batch["subs"] / n, d / n)
+        procs.append(subprocess.Popen(
+            [PY, str(t / "harness" / "grade.py"), "all", str(d), "-j", "3", "--labs", "9,99", "--expected",
+             str(batch["hidden"]), "--out", str(tmp_path / f"out{i}"), "--repeat", "2", "--drawn", "1", *FAST],
+            cwd=t, env=grader_env({"GRADE_SECRET": GRADE_KEY}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True))
+    for p in procs:
+        text, _ = p.communicate(timeout=runner.seconds(300))
+        assert p.returncode == 0, text
+
+    def summary(out, n):
+        r = json.loads((out / "work" / n / "results.json").read_text())
+        return r["score"], [(x["name"], x["score"], x["tags"]) for x in r["tests"]]
+    for n in ("reference", "handout", "broken-step"):
+        first = summary(out0, n)
+        assert summary(tmp_path / "out1", n) == first == summary(tmp_path / "out2", n), n
+    assert summary(out0, "reference")[0] == 20
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------
+
+def _sandboxes(where):
+    """Processes running something from `where` (the grader's temporary trees)."""
+    return [pid for pid in filter(str.isdigit, os.listdir("/proc")) if str(where).encode() in _cmdline(pid)]
+
+
+def test_sigterm_stops_grade_all_at_once_and_a_rerun_resumes(tree, tmp_path):
+    """With TMPDIR on /dev/shm (tmpfs): grade the reference, then interrupt the
+    grading of an endless program with SIGTERM to grade-all alone (make passes
+    SIGTERM on so): everything stops within 2 s, no sandboxed process is left,
+    the gradebook and the state are there, and a rerun grades only what is left."""
+    t, _ = tree
+    subs = tmp_path / "subs"
+    submission(subs, "a-reference", t)
+    submission(subs, "b-slow", t, victim=(HOSTILE / "infinite-loop.c").read_text())
+    out = tmp_path / "out"
+    shm = Path(tempfile.mkdtemp(prefix="mmaplab-test-tmpfs.", dir="/dev/shm"))
+    os.chmod(shm, 0o755)
+    args = [PY, str(t / "harness" / "grade.py"), "all", str(subs), "--labs", "9,99", "--out", str(out),
+            "--repeat", "1", "--timeout-scale", "40", "--timeout-floor", f"{runner.seconds(60):.0f}"]
+    env = grader_env({"TMPDIR": str(shm)})
+    try:
+        p = subprocess.Popen(args, cwd=t, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + runner.seconds(120)
+        while time.monotonic() < deadline and p.poll() is None:
+            if (out / "state.json").exists() and any(b"victim" in _cmdline(x) for x in _sandboxes(shm)):
+                break                              # a-reference graded, b-slow's endless run going on
+            time.sleep(0.05)
+        assert p.poll() is None, p.communicate()[0]
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        text, _ = p.communicate(timeout=runner.seconds(10))
+        took = time.monotonic() - t0
+        assert took <= runner.seconds(2), f"took {took:.1f} s to stop"
+        assert p.returncode == 130 and "interrupted" in text, text
+        assert not _sandboxes(shm), "a sandboxed process outlived the interrupted grader"
+        with open(out / "gradebook.csv", newline="") as f:
+            rows = {r["student"]: r for r in csv.DictReader(f)}
+        assert rows["a-reference"]["score"] == "20" and "interrupted" in rows["b-slow"]["notes"]
+        assert list(json.loads((out / "state.json").read_text())) == ["a-reference"]
+        # The student fixes the program; the rerun grades it alone (TMPDIR on tmpfs all along).
+        (subs / "b-slow" / "labs" / "99-victim" / "victim.c").write_text(VICTIM)
+        r = subprocess.run(args, cwd=t, env=env, capture_output=True, text=True, timeout=runner.seconds(300))
+        assert r.returncode == 0 and "1 unchanged since last graded, 1 to grade" in r.stdout, r.stdout
+        with open(out / "gradebook.csv", newline="") as f:
+            assert [r["score"] for r in csv.DictReader(f)] == ["20", "20"]
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+# ---- Gradescope ----------------------------------------------------------------------
+
+CAT_ATTACK = r"""/* The cat attack: print the reference solutions, the hidden transcript and the
+ * secret into the feedback, and try to write the results file. */
+#include <stdio.h>
+
+static void show(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	printf("    %s: %s\n", path, f ? "READ" : "unreadable");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f))
+		fputs(line, stdout);
+	fclose(f);
+}
+
+int main(void)
+{
+	puts("# Lab 99: victim");
+	show("@AG@/source/mmap-labs/labs/99-victim/victim.c");
+	show("@AG@/source/mmap-labs/labs/09-sigbus-eof/sigbus-eof.c");
+	show("@AG@/source/hidden/99-victim.txt");
+	show("@AG@/source/secret");
+	FILE *r = fopen("@AG@/results/results.json", "w");
+	printf("    results.json %s\n", r ? "WRITABLE" : "not writable");
+	return 0;
+}
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs the autograder as root")
+def test_gradescope_route_leaks_nothing(tree, tmp_path):
+    """`make gradescope`'s zip, unpacked as Gradescope does (world-readable),
+    graded at Gradescope's sandbox level (rlimits: Docker forbids namespaces):
+    a submission that #includes the reference solution and one that cats the
+    solutions, the hidden transcript and the secret into its feedback get none of it."""
+    t, hidden = tree
+    zpath = tmp_path / "autograder.zip"
+    r = subprocess.run([PY, str(t / "harness" / "gradescope" / "build.py"), "--out", str(zpath),
+                        "--expected", str(hidden)], cwd=t, env=grader_env({"GRADE_SECRET": GRADE_KEY}),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ag = Path(tempfile.mkdtemp(prefix="mmaplab-test-ag."))
+    try:
+        os.chmod(ag, 0o755)
+        with zipfile.ZipFile(zpath) as z:
+            names = z.namelist()
+            assert {"setup.sh", "run_autograder", "secret", "hidden/99-victim.txt"} <= set(names)
+            assert "mmap-labs/labs/09-sigbus-eof/sigbus-eof.c" in names and "mmap-labs/Makefile" in names
+            z.extractall(ag / "source")
+        for d, dirs, fs in os.walk(ag):                 # as unzipped on Gradescope: readable by anyone
+            for n in dirs:
+                os.chmod(os.path.join(d, n), 0o755)
+            for n in fs:
+                os.chmod(os.path.join(d, n), 0o644)
+        shutil.copytree(t / "build", ag / "source" / "mmap-labs" / "build", symlinks=True)   # what setup.sh's make all does
+        sub = ag / "submission"
+        (sub / "labs" / "09-sigbus-eof").mkdir(parents=True)
+        (sub / "labs" / "09-sigbus-eof" / "sigbus-eof.c").write_text(
+            f'/* The include attack. */\n#include "{ag}/source/mmap-labs/labs/09-sigbus-eof/sigbus-eof.c"\n')
+        (sub / "labs" / "99-victim").mkdir(parents=True)
+        (sub / "labs" / "99-victim" / "victim.c").write_text(CAT_ATTACK.replace("@AG@", str(ag)))
+        (ag / "submission_metadata.json").write_text(json.dumps({"users": [{"name": "Eve", "id": 4242}]}))
+        run_ag = ag / "source" / "run_autograder"
+        os.chmod(run_ag, 0o755)
+        r = subprocess.run(["sh", str(run_ag)], env=grader_env({"AUTOGRADER": str(ag), "MMAPLABS_SANDBOX": "rlimits"}),
+                           capture_output=True, text=True, timeout=runner.seconds(300))
+        results = (ag / "results" / "results.json").read_text()
+        res = check_results_json(ag / "results" / "results.json")
+        assert "Eve" in results and "sandbox level: rlimits" in res["output"], r.stdout + r.stderr
+        assert sum(x["score"] for x in res["tests"]) == 0, results
+        for leak in ("BEGIN SOLUTION", "int answer = 1", SECRET, GRADE_KEY, "READ\\n", "WRITABLE"):
+            assert leak not in results, leak
+        assert "unreadable" in results and "not writable" in results, results
+        inc = lab_tests(res, "09-sigbus-eof")[0]
+        assert inc["tags"][1] == "compile error", inc
+    finally:
+        shutil.rmtree(ag, ignore_errors=True)
