@@ -398,11 +398,35 @@ def prepare(labs_sel, lvl, where, uid=None):
 
 @contextmanager
 def grader_part(labs_sel, lvl):
-    """prepare() into a temporary folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="mmaplab-grader.", dir=staging_base(lvl)) as d:
-        os.chmod(d, 0o711)
-        prepare(labs_sel, lvl, Path(d) / "tree")
-        yield Path(d) / "tree"
+    """prepare()'s tree for these labs, made once and kept (build/grade/parts/,
+    keyed by the files it holds and the compiler; the objects do not depend
+    on the sandbox level): every later grader copies it instead of compiling
+    labs/common again."""
+    h = hashlib.sha256(f"{shutil.which('cc')}|{sorted(l.slug for l in labs_sel)}".encode())
+    files = [ROOT / "Makefile", ROOT / "labs" / "labs.mk", *sorted((ROOT / "labs" / "common").rglob("*"))]
+    for lab in labs_sel:
+        sources = set(lab.sources())
+        files += [f for f in sorted(lab.folder.iterdir()) if f not in sources]
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    try:
+        h.update(subprocess.run(["cc", "--version"], capture_output=True).stdout)
+    except OSError:
+        pass
+    cache = labs.build_dir() / "grade" / "parts" / h.hexdigest()[:16]
+    if not (cache / "tree").is_dir():
+        with tempfile.TemporaryDirectory(prefix="mmaplab-grader.", dir=staging_base(lvl)) as d:
+            os.chmod(d, 0o711)
+            prepare(labs_sel, lvl, Path(d) / "tree")
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=cache.parent))
+            shutil.copytree(Path(d) / "tree", tmp / "tree", symlinks=True)    # times kept: objects up to date
+            try:
+                os.rename(tmp, cache)
+            except OSError:          # another grader made it meanwhile: the same files
+                shutil.rmtree(tmp, ignore_errors=True)
+    yield cache / "tree"
 
 
 def stage(template, files, where, uid=None):
@@ -423,6 +447,36 @@ def stage(template, files, where, uid=None):
 RESOURCE_ERRORS = ("Resource temporarily unavailable",)
 
 
+def build_all(where, labs_sel, lvl, uid=None):
+    """Compile every lab at once (make -k, one make instead of one per lab):
+    {slug: (None or the compiler's first lines, None or the grader's failure)}
+    for the labs it can tell about; build() the others one by one."""
+    targets = [str(lab.program_path("build", p)) for lab in labs_sel for p in lab.programs]
+    if not targets:
+        return {}
+    r = _retrying("building", lambda: runner.run(MAKE + ["-k"] + targets, runner.seconds(120) * max(1, len(labs_sel)),
+                                                 level=lvl, workdir=where, limits=runner.BUILD_LIMITS,
+                                                 check_workdir=False, uid=uid))
+    if isinstance(r, runner.GraderError) or r.grader_error or r.timed_out or r.memory_killed \
+            or any(e in r.stderr + r.stdout for e in RESOURCE_ERRORS):
+        return {}
+    out, failed = {}, []
+    for lab in labs_sel:
+        if all((Path(where) / lab.program_path("build", p)).exists() for p in lab.programs):
+            out[lab.slug] = (None, None)
+        else:
+            failed.append(lab.slug)
+    if len(failed) == 1:        # everything make said is about it (more than one: build() each)
+        out[failed[0]] = (_first_errors((r.stderr + r.stdout).replace(str(where) + "/", "").splitlines()), None)
+    return out
+
+
+def _first_errors(lines, why=""):
+    first = [l for l in lines if "error" in l.lower()][:1]
+    start = lines.index(first[0]) if first else 0
+    return why + ("\n".join(lines[max(0, start - 2):start + 15]) or "make failed")
+
+
 def build(where, lab, lvl, uid=None):
     """Compile one lab's programs inside the sandbox: (None or the compiler's
     first lines, None or the grader's failure)."""
@@ -440,12 +494,9 @@ def build(where, lab, lvl, uid=None):
     if r.returncode == 0 and not r.timed_out and all((Path(where) / t).exists() for t in targets):
         return None, None
     lines = (r.stderr + r.stdout).replace(str(where) + "/", "").splitlines()
-    first = [l for l in lines if "error" in l.lower()][:1]
-    start = lines.index(first[0]) if first else 0
-    text = "\n".join(lines[max(0, start - 2):start + 15]) or f"make exited with {r.returncode}"
     why = ("the compiler timed out\n" if r.timed_out else "") + \
-          (f"the compiler was killed at the build's memory limit\n" if r.memory_killed else "")
-    return why + text, None
+          ("the compiler was killed at the build's memory limit\n" if r.memory_killed else "")
+    return _first_errors(lines, why) if lines else why + f"make exited with {r.returncode}", None
 
 
 # ---- tracing ----------------------------------------------------------------
@@ -695,6 +746,19 @@ def signature_policy(settings, lvl):
     return True, "- signatures: every graded run is traced (strace); a run without its lab's system calls earns nothing"
 
 
+def secret_on_a_command_line(secret):
+    """Whether some process shows the secret in its command line (make grade
+    GRADE_SECRET=... does): any user can read /proc/PID/cmdline, and so can
+    student code where /proc is the host's (the rlimits level)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if secret in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def variant_line(settings):
     if settings.secret:
         return (f"- variants: {settings.drawn} per parametrised lab, drawn for this student from the instructor's "
@@ -718,6 +782,10 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
               f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
               variant_line(settings), sig_line,
               f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor:g} s)"]
+    if settings.secret and lvl == "rlimits" and secret_on_a_command_line(settings.secret):
+        header.append("- **warning: the secret is on a command line (make grade GRADE_SECRET=...): at the rlimits "
+                      "level student code can read it in /proc; give it as `export GRADE_SECRET=...` or "
+                      "GRADE_SECRET_FILE=path (a file only you can read)**")
     sub_dir, where_note = find_labs(sub) if submission else (None, None)
     if where_note:
         header.append(f"- note: {where_note}")
@@ -763,6 +831,8 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
                 runs.mkdir()
                 os.chmod(runs, 0o755)
                 problems = stage(part, files, where, lease.uid)
+                built = build_all(where, [lab for lab in labs_sel if lab.slug not in problems
+                                          and any(c.lab == lab.slug and not c.error for c in cases)], lvl, lease.uid)
                 for lab in labs_sel:
                     lc = [c for c in cases if c.lab == lab.slug and not c.error]
                     if not lc:
@@ -773,7 +843,7 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
                         if where_note:
                             note += f"\n- {where_note}"
                     else:
-                        err, gerr = build(where, lab, lvl, lease.uid)
+                        err, gerr = built[lab.slug] if lab.slug in built else build(where, lab, lvl, lease.uid)
                         note, status = (None, None) if err is None else (
                             "does not compile; the compiler's first error lines:\n\n" + reports.fence(err), "compile error")
                     if gerr:

@@ -118,6 +118,11 @@ def make_handout(out, hidden_dirs=(), log=print):
         for p in out.rglob("*"):
             if p.is_file() and not p.is_symlink() and secret in p.read_bytes():
                 problems.append(f"the grading secret (GRADE_SECRET) is written in {p.relative_to(out)}")
+    if problems:         # nothing to hand out: say so without grading it first
+        for p in problems:
+            log("HANDOUT PROBLEM: " + p)
+        log(f"handout check: {len(problems)} problem(s) (the self-check grading was not run: fix these first)")
+        return 1
     settings = grade.Settings(hidden=tuple(hidden_dirs), repeat=1, secret=secret)
     total = lambda cs: f"{reports.points(sum(c.cents for c in cs))}/{reports.points(sum(c.max_cents for c in cs))}"
     with tempfile.TemporaryDirectory(prefix="mmaplab-handout-check.") as tmp, \

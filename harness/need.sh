@@ -1,5 +1,5 @@
 #!/bin/sh
-# need.sh pytest|pytest-xdist|valgrind|bubblewrap|stress-ng: make sure a tool from Debian's packages is here.
+# need.sh pytest|pytest-xdist|valgrind|bubblewrap|stress-ng|strace: make sure a tool from Debian's packages is here.
 # As root it installs the package; otherwise it stops with the exact command.
 python=${PYTHON:-/usr/bin/python3}
 case "$1" in
@@ -8,6 +8,7 @@ case "$1" in
   valgrind) have() { command -v valgrind >/dev/null 2>&1; }; pkg=valgrind ;;
   bubblewrap) have() { command -v bwrap >/dev/null 2>&1; }; pkg=bubblewrap ;;
   stress-ng) have() { command -v stress-ng >/dev/null 2>&1; }; pkg=stress-ng ;;
+  strace)   have() { command -v strace >/dev/null 2>&1; }; pkg=strace ;;
   *) echo "need.sh: unknown tool $1" >&2; exit 2 ;;
 esac
 have && exit 0
