@@ -1,0 +1,22 @@
+/*
+ * exec.h - lab 13's step [21]: run a few copied instruction bytes as a
+ * function, and report the fault instead of dying when the page may not be
+ * executed (PROT_EXEC missing).
+ */
+#ifndef LAB13_EXEC_H
+#define LAB13_EXEC_H
+
+#include "observe.h" /* struct probe */
+
+#include <stddef.h>
+
+/* Write into buf the machine code of a function `int f(void)` that returns
+ * value (0-65535); returns its length, or 0 when the lab has no code for
+ * this CPU (x86-64 and arm64 only). */
+size_t code_returning(unsigned char *buf, size_t size, unsigned value);
+
+/* Call the function at code.  "ok" (its result in *result), or the SIGSEGV
+ * and si_code the call raised; addr_matches: si_addr was code itself. */
+struct probe probe_call(const void *code, int *result);
+
+#endif
