@@ -20,6 +20,7 @@
  * first segment is N pages; the last one S bytes; with T > 0 every text
  * written ends in " #T".
  */
+#include "kernelside.h"
 #include "lab.h"
 #include "names.h"
 #include "observe.h"
@@ -125,11 +126,13 @@ static void read_text(const char *path, char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
-	long pages = 1, small = 100, tag = 0;
+	long pages = 1, small = 100, tag = 0, ns_pages = 2, ns_segments = 2;
 	const struct lab_option options[] = {
 		{ "--pages=N", &pages, 1, 64, .help = "the first segment is N pages" },
 		{ "--small-size=S", &small, 1, 100000, .help = "the last segment is S bytes (less than a page)" },
 		{ "--tag=T", &tag, 0, 999999, .help = "T > 0: every text written ends in \" #T\"" },
+		{ "--ns-max-pages=P", &ns_pages, 1, 64, .help = "step 12 sets shmmax to P pages in its own IPC namespace" },
+		{ "--ns-max-segments=M", &ns_segments, 1, 16, .help = "... and shmmni to M" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, LAB_TITLE);
@@ -263,7 +266,7 @@ int main(int argc, char **argv)
 	check(again == (void *)-1 && err == EINVAL,
 	      "a failed shmat returns (void *) -1, not NULL; as an address it is the highest one, so a test 'shmat(...) < (char *)0' never sees the failure");
 
-	step("IPC_PRIVATE is a key with the value 0, not a flag.");
+	step("IPC_PRIVATE is a key with the value 0, not a flag; IPC_CREAT on a key already in use.");
 	say("IPC_PRIVATE = %d", (int)IPC_PRIVATE);
 	int a = shmget(IPC_PRIVATE, ps, 0600), b = shmget(IPC_PRIVATE, ps, 0600);
 	if (a == -1 || b == -1)
@@ -276,6 +279,18 @@ int main(int argc, char **argv)
 	int c2 = shmget(key3, 0, IPC_PRIVATE); /* the seed's "flag": ORs in 0 */
 	say("shmget(existing key, 0, IPC_PRIVATE as a flag): %s", c2 == c ? "the existing segment" : "something else");
 	check(a != b && c2 == c, "key 0 always creates; IPC_PRIVATE in shmflg adds nothing");
+	/* source note 3's shm1/shm2: a fixed key, IPC_CREAT and no IPC_EXCL, a size of their own */
+	int joined = shmget(key3, ps, IPC_CREAT | 0600);
+	int excl = shmget(key3, ps, IPC_CREAT | IPC_EXCL | 0600), excl_err = errno;
+	int bigger = shmget(key3, 2 * ps, IPC_CREAT | 0600), bigger_err = errno;
+	say("on that key, 1 page: IPC_CREAT gives %s; IPC_CREAT|IPC_EXCL: %s; IPC_CREAT for 2 pages: %s",
+	    joined == c ? "the existing segment" : "another one", excl == -1 ? errname(excl_err) : "a new one",
+	    bigger == -1 ? errname(bigger_err) : "a segment");
+	check(joined == c && excl == -1 && excl_err == EEXIST && bigger == -1 && bigger_err == EINVAL,
+	      "a key in use: IPC_CREAT silently joins its segment, only IPC_EXCL says EEXIST; asking for more is EINVAL");
+	for (int i = 0, made[3] = { joined, excl, bigger }; i < 3; i++)
+		if (made[i] != -1 && made[i] != c)
+			shmctl(made[i], IPC_RMID, NULL); /* a new segment (never, unless the lab is changed) */
 	if (shmctl(a, IPC_RMID, NULL) == -1 || shmctl(b, IPC_RMID, NULL) == -1 || shmctl(c, IPC_RMID, NULL) == -1)
 		die("shmctl IPC_RMID");
 
@@ -341,6 +356,13 @@ int main(int argc, char **argv)
 	      "the attach covers the whole page: bytes past the size read 0, the next page is SIGSEGV");
 	if (shmdt(at) == -1 || shmctl(sid, IPC_RMID, NULL) == -1)
 		die("shmdt/shmctl IPC_RMID");
+
+	step("The segment's file, opened through /proc/self/map_files/: by an ordinary user, and by root.");
+	segment_file_both_sides(ps, text);
+
+	step("The limits, set in a private IPC namespace: shmmax %ld page(s), shmmni %ld; then shm_rmid_forced.", ns_pages,
+	     ns_segments);
+	private_ipc_namespace(ps, ns_pages, ns_segments);
 
 	step("Clean up.");
 	cleanup_now();
