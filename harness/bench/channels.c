@@ -108,7 +108,7 @@ static void row(const struct settings *s, const char *name, const double *const 
 	}
 	double lo, hi;
 	minmax(v[best], s->reps, &lo, &hi);
-	printf("   %9.*f  %-7s [%.*f .. %.*f]\n", prec, median(v[best], s->reps), pl_name[best], prec, lo, prec, hi);
+	printf("   %9.*f  %-9s [%.*f .. %.*f]\n", prec, median(v[best], s->reps), pl_name[best], prec, lo, prec, hi);
 }
 
 void print_throughput(const struct settings *s, const struct results *r)
@@ -118,7 +118,7 @@ void print_throughput(const struct settings *s, const struct results *r)
 	for (size_t z = 0; z < NSIZES; z++) {
 		char sz[32];
 		size_str(msg_sizes[z], sz, sizeof sz);
-		printf("\n  %-18s %8s %8s %9s   %9s  %-7s [min .. max]\n", sz, pl_name[PL_ONE], pl_name[PL_TWO],
+		printf("\n  %-18s %8s %8s %9s   %9s  %-9s [min .. max]\n", sz, pl_name[PL_ONE], pl_name[PL_TWO],
 		       pl_name[PL_SCHED], "best", "where");
 		for (int k = 0; k < NCH; k++) {
 			const double *v[NPL];
@@ -138,7 +138,7 @@ void print_latency(const struct settings *s, const struct results *r)
 {
 	printf("\n== Round trips of a %d-byte message (parent -> child -> parent), microseconds, median of %d rounds\n",
 	       LAT_SIZE, s->reps);
-	printf("  %-18s %8s %8s %9s   %9s  %-7s [min .. max]\n", "channel", pl_name[PL_ONE], pl_name[PL_TWO],
+	printf("  %-18s %8s %8s %9s   %9s  %-9s [min .. max]\n", "channel", pl_name[PL_ONE], pl_name[PL_TWO],
 	       pl_name[PL_SCHED], "best", "where");
 	for (size_t j = 0; j < NLAT; j++) {
 		const double *v[NPL];

@@ -69,6 +69,14 @@ static void show_channels(const struct chan_cfg *cfg)
 	int big_err = errno;
 	if (def == -1)
 		die("fcntl(F_GETPIPE_SZ)");
+	/* A pipe is a stream: no offset to move to, none to read at. */
+	if (write(probe[1], "x", 1) != 1)
+		die("write to a pipe");
+	char byte;
+	off_t at = lseek(probe[0], 0, SEEK_SET);
+	int seek_err = errno;
+	ssize_t got = pread(probe[0], &byte, 1, 0);
+	int pread_err = errno;
 	close(probe[0]);
 	close(probe[1]);
 	for (int k = 0; k < NCH; k++)
@@ -78,6 +86,10 @@ static void show_channels(const struct chan_cfg *cfg)
 	say("posix mq pieces: {mq_piece=%ld} bytes; CPUs online: {cpus=%ld}", cfg->mq_piece,
 	    sysconf(_SC_NPROCESSORS_ONLN));
 	check(def > 0 && big >= cfg->pipe_big, "both pipe sizes are available");
+	say("a pipe holding a byte: lseek to 0: %s, pread at 0: %s", at == -1 ? errname(seek_err) : "moved",
+	    got == -1 ? errname(pread_err) : "read it");
+	check(at == -1 && seek_err == ESPIPE && got == -1 && pread_err == ESPIPE,
+	      "a pipe is read in order only: lseek and pread are ESPIPE (a mapping is read at any address)");
 }
 
 /* Step 3: kib KiB of messages of each size (at least 4) over each channel. */
