@@ -683,10 +683,10 @@ def draw_variants(cases, specs, refs, settings, student, log):
 # ---- running one case --------------------------------------------------------
 
 def run_case(case, prog, lvl, settings, runs_dir, repro, uid, spec):
-    """Run a case's variant settings.repeat times (fewer if a run stops it), score it."""
+    """Run a case's variant settings.repeat times (fewer after two timeouts), score it."""
     v = case.variant
     runs, missing, error = [], [], None
-    for _ in range(settings.repeat):
+    while scoring.more_runs(runs, settings.repeat):
         def once():
             work = tempfile.mkdtemp(prefix="run.", dir=runs_dir)
             os.chmod(work, 0o755)
@@ -702,8 +702,6 @@ def run_case(case, prog, lvl, settings, runs_dir, repro, uid, spec):
         runs.append(r)
         if miss and not missing:
             missing = miss
-        if scoring.stops(r):
-            break
     case.seconds = sum(r.seconds for r in runs)
     if error:
         verdict = scoring.no_run("grader-error", v.body, grader_error=error)
@@ -796,7 +794,7 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
         reports.write(out, student, cases, header, False, 0, lab_notes)   # every case listed before anything runs
         if not quiet:
             log("\n".join(header))
-        with runner.lease() as lease, \
+        with runner.shared_uid_turn(lvl), runner.lease() as lease, \
                 tempfile.TemporaryDirectory(prefix="mmaplab-grade.", dir=staging_base(lvl)) as tmp_name:
             tmp = Path(tmp_name)
             if os.geteuid() == 0 and lease.uid is not None:
@@ -968,14 +966,17 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
     pool = None
     try:
         if todo:
-            # The public and hidden variants' reference runs, once for all (each grader reuses them).
-            with runner.lease() as lease:
+            # The public and hidden variants' reference runs, once for all (each grader reuses
+            # them), and the grader's part of every build tree (kept: grader_part).
+            with runner.shared_uid_turn(lvl), runner.lease() as lease:
                 cases, _, specs = collect(labs_sel, replace(settings, secret=None))
                 refs = References(lvl, lease.uid, log, specs, signature_policy(settings, lvl)[0])
                 try:
                     draw_variants(cases, specs, refs, replace(settings, secret=None), "", log)
                 finally:
                     refs.close()
+                with grader_part(labs_sel, lvl):
+                    pass
         with (grader_part(labs_sel, lvl) if todo else nullcontext()) as part:
             pool = ThreadPoolExecutor(max_workers=max(1, jobs))
             futures = [pool.submit(one, s, key, part) for s, key in todo]

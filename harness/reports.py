@@ -107,8 +107,13 @@ def case_feedback(case, verdict, runs, *, timeout_rule, output_limit, repro, sig
             md.append("  - the lab's signature: " + ", ".join(code(c) for c in signature))
     if verdict.nondet is not None:
         i = verdict.nondet
-        md.append(f"- nondeterministic: run {i + 1} of {len(runs)} printed something else than run 1 "
-                  f"(first at step {mmaplabs.first_differing_step(verdict.actual[0], verdict.actual[i])})")
+        if verdict.actual[i] != verdict.actual[0]:
+            what = (f"printed something else than run 1 "
+                    f"(first at step {mmaplabs.first_differing_step(verdict.actual[0], verdict.actual[i])})")
+        else:
+            what = "ended otherwise than run 1 (exit status, signal or timeout)"
+        md.append(f"- nondeterministic: run {i + 1} of {len(runs)} {what}: a program that does not do the same "
+                  "thing every time earns nothing for this variant (which steps agree would be luck)")
     for l in verdict.leftovers:
         md.append(f"- left behind: {code(l)}")
     for r in runs:

@@ -70,6 +70,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -474,10 +475,33 @@ def _injected_fault(argv):
     return "injected by the test (MMAPLABS_TEST_GRADER_ERRORS)"
 
 
+def shared_uid_lock_path():
+    """The lock that makes graders of one ordinary user take turns at the
+    levels where all their sandboxes share the user's uid, /dev/shm and /tmp
+    (unshare, rlimits): a sandbox's sweep of what appeared in /tmp during its
+    run would otherwise take another grader's folders for the program's."""
+    return Path(tempfile.gettempdir()) / f".mmaplab-grader-{os.getuid()}.lock"
+
+
+@contextmanager
+def shared_uid_turn(lvl):
+    """Hold shared_uid_lock_path() (as an ordinary user at unshare or rlimits)."""
+    if os.geteuid() == 0 or lvl not in ("unshare", "rlimits"):
+        yield
+        return
+    fd = os.open(shared_uid_lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _keep(paths):
     """Every folder on the way to these paths: the supervisor never sweeps them
-    (with TMPDIR on /dev/shm the run's own folders are there)."""
-    out = set()
+    (with TMPDIR on /dev/shm the run's own folders are there), nor the graders'
+    turn lock."""
+    out = {str(shared_uid_lock_path())}
     for p in paths:
         p = Path(p)
         out.update(str(x) for x in [p, *p.parents])
@@ -904,6 +928,14 @@ def _entries(d, uid=None, prefix=None):
     return out
 
 
+def _overflow_uid():
+    try:
+        with open("/proc/sys/kernel/overflowuid") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 65534
+
+
 def _remove(path):
     try:
         if os.path.isdir(path) and not os.path.islink(path):
@@ -1018,17 +1050,23 @@ def inner(cfg, argv):
         flag, what = SYSV[kind]
         leftovers.append(f"System V {what} {ident} left behind (removed; the lab forgot IPC_RMID)")
         subprocess.run(["ipcrm", flag, str(ident)], stderr=subprocess.DEVNULL)
+    # In a user namespace the files of unmapped users (root's) show as the
+    # overflow uid: when that is also the student's uid (a grader running as
+    # nobody), only what the supervisor could remove was the program's.
+    ambiguous = cfg["pidns"] and not cfg["drop"] and student_uid == _overflow_uid()
+
+    def sweep(path, what):
+        if path in keep:
+            return
+        _remove(path)
+        if ambiguous and os.path.lexists(path):
+            return
+        leftovers.append(what)
     for name in sorted(_entries("/dev/shm", shm_uid, prefix) - shm_before):
-        if "/dev/shm/" + name in keep:
-            continue
-        leftovers.append(f"/dev/shm/{name} left behind (removed; the lab forgot shm_unlink)")
-        _remove("/dev/shm/" + name)
+        sweep("/dev/shm/" + name, f"/dev/shm/{name} left behind (removed; the lab forgot shm_unlink)")
     if not cfg["private_tmp"]:
         for name in sorted(_entries("/tmp", tmp_uid, prefix) - tmp_before):
-            if "/tmp/" + name in keep:
-                continue
-            leftovers.append(f"/tmp/{name} written outside the work directory (removed)")
-            _remove("/tmp/" + name)
+            sweep("/tmp/" + name, f"/tmp/{name} written outside the work directory (removed)")
     send({"returncode": rc, "timed_out": timed_out, "leftovers": leftovers, "seconds": round(seconds_used, 4)})
     return 0
 

@@ -20,9 +20,16 @@ run.  Steps of a drawn variant whose text is the same in a public transcript
 only FREE_SHARE of the variant; the steps that follow from the drawn
 parameters share the rest.  Full marks also need the whole transcript, exit
 status 0 and nothing left behind: otherwise the largest step share is
-withheld.  A run that timed out, crashed or hit the output limit ends the
-repetitions (the caller stops there; see stops()).  A run whose trace lacks
-the lab's signature (`missing`: what was not done) earns 0 points.
+withheld.  A run whose trace lacks the lab's signature (`missing`: what was
+not done) earns 0 points.
+
+The same code must get the same score, so luck may not decide anything: a
+variant whose runs differ (output, exit status, timed out or not) earns 0
+points (status nondeterministic): which steps happened to agree in a few runs
+of a racy program would be luck.  Every variant runs `repeat` times; only a
+timeout (costly) ends the repetitions early, and not the first one: a run
+that timed out is run once more (more_runs()), so a program that hangs only
+sometimes is caught as nondeterministic instead of scored on one run.
 """
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -82,8 +89,17 @@ class Verdict:
 
 
 def stops(run):
-    """Whether a run ends the repetitions: no use running it again."""
+    """Whether a run went wrong before its end: timed out, crashed or hit the output limit."""
     return run.timed_out or run.returncode < 0 or run.output_limited
+
+
+def more_runs(runs, repeat):
+    """Whether to run a variant again: until `repeat` runs, or two timeouts."""
+    return len(runs) < repeat and sum(1 for r in runs if r.timed_out) < 2
+
+
+def _outcome(run):
+    return mmaplabs.normalise(run.stdout), run.returncode, bool(run.timed_out)
 
 
 def step_shares(step_numbers, max_cents, free=()):
@@ -106,12 +122,14 @@ def score(expected_body, runs, max_cents, free=(), missing=(), grader_error=None
     got = [dict(mmaplabs.steps(a)) for a in actual]
     ok_steps = [n for n, t in exp_steps if runs and all(g.get(n) == t for g in got)]
     bad = next((i for i, r in enumerate(runs) if stops(r)), None)
-    nondet = next((i for i, a in enumerate(actual) if a != actual[0]), None)
+    nondet = next((i for i, r in enumerate(runs) if _outcome(r) != _outcome(runs[0])), None)
     differs = next((i for i, a in enumerate(actual) if a != expected), None)
     leftovers = sorted({l for r in runs for l in r.leftovers})
     missing = list(missing)
     if grader_error:
         status = "grader-error"
+    elif nondet is not None:
+        status = "nondeterministic"
     elif bad is not None and runs[bad].timed_out:
         status = "timeout"
     elif bad is not None and runs[bad].output_limited:
@@ -120,8 +138,6 @@ def score(expected_body, runs, max_cents, free=(), missing=(), grader_error=None
         status = f"crashed ({runs[bad].signal_name})"
     elif missing:
         status = "no-mechanism"
-    elif nondet is not None:
-        status = "nondeterministic"
     elif differs is not None or any(r.returncode != 0 for r in runs):
         status = "failed"
     elif leftovers:
@@ -134,7 +150,7 @@ def score(expected_body, runs, max_cents, free=(), missing=(), grader_error=None
     if status != "passed" and len(counted) == len(numbers):
         withheld = max(counted, key=lambda n: (shares[n], n))   # full marks need a clean, exact run
         counted.remove(withheld)
-    cents = 0 if (missing or grader_error) else sum(shares[n] for n in counted)
+    cents = 0 if (missing or grader_error or nondet is not None) else sum(shares[n] for n in counted)
     if status == "passed":
         cents = max_cents
     return Verdict(status, cents, len(counted), len(exp_steps), expected, actual,

@@ -68,7 +68,7 @@ def protected(name):
     """Whether the sandbox level in force here contains this hostile case.
     The weaker levels say what they do not isolate (test_weaker_levels_say_so)."""
     level = runner.level()[0]
-    if name in ("write-outside", "read-hidden", "include-hidden", "include-dev-zero"):    # the host's files
+    if name in ("write-outside", "read-hidden", "include-hidden"):    # the host's files
         return level == "bwrap" or os.geteuid() == 0  # as root: run as an unprivileged uid
     if name == "network":
         return level in ("bwrap", "unshare")
@@ -388,6 +388,10 @@ def test_the_secret_never_reaches_a_report(batch):
 @pytest.mark.parametrize("name", ["cheat-print-public", "cheat-arithmetic", "cheat-copy-other"])
 def test_cheaters_earn_at_most_5_percent_of_what_they_cheat_on(batch, name):
     r = results_of(batch, name)
+    if name == "cheat-arithmetic" and not signature_checked():
+        assert "signatures: NOT checked" in r["output"]
+        pytest.skip(f"at the {runner.level()[0]} level as an ordinary user the program could write its own trace: "
+                    "signatures are not checked, and every report says so; only the right lines catch nothing")
     lab09 = lab_tests(r, "09-sigbus-eof")
     assert sum(t["score"] for t in lab09) <= 0.05 * sum(t["max_score"] for t in lab09), lab09
     assert sum(t["score"] for t in lab_tests(r, "99-victim")) == 10      # the honest lab is graded in full
@@ -406,13 +410,14 @@ def test_the_arithmetic_cheater_prints_the_right_transcript(batch):
     """What makes it a cheater is only what it does not do: every step matches."""
     (t,) = lab_tests(results_of(batch, "cheat-arithmetic"), "09-sigbus-eof")
     assert "differ" not in t["output"] and "exit status" not in t["output"], t["output"]
+    assert t["tags"][1] == ("no-mechanism" if signature_checked() else "passed")
 
 
 def test_the_handout_does_not_earn_full_marks(batch):
     """(Its lab 09 lacks the mapping the lab is about: no-mechanism, 0 points.)"""
     r = results_of(batch, "handout")
     assert r["score"] < 20
-    assert [t["tags"][1] for t in lab_tests(r, "09-sigbus-eof")] == ["no-mechanism"]
+    assert [t["tags"][1] for t in lab_tests(r, "09-sigbus-eof")] == ["no-mechanism" if signature_checked() else "failed"]
 
 
 # ---- the grader's own failures ------------------------------------------------------
