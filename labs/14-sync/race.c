@@ -145,7 +145,18 @@ void race(struct shared *s, enum method how, long n)
 	}
 	if (!spin_until(&s->ready))
 		say("the child did not start spinning within 2 s");
+	/* [4] The first round is contended for sure: the parent holds the
+	 * semaphore until the child sleeps on it, so the post must wake a
+	 * process that is asleep in another address space. */
+	if (how == BY_SEM && sem_wait(&s->sem) == -1)
+		die("sem_wait");
 	atomic_store(&s->go, 1);
+	if (how == BY_SEM) {
+		bool slept = wait_until_blocked(pid, NULL);
+		if (sem_post(&s->sem) == -1)
+			die("sem_post");
+		say("the child's first sem_wait found the semaphore taken and slept in the kernel: %s", slept ? "yes" : "no");
+	}
 	struct tally parent = count_up(s, how, 0, n);
 	const char *status = wait_child(pid);
 	say("parent: %ld increments, child: %ld increments (child %s)", parent.done, s->child.done, status);

@@ -14,8 +14,12 @@
 #ifndef LAB14_SHM_COM_H
 #define LAB14_SHM_COM_H
 
+#include "lab.h"
+
+#include <fcntl.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define TEXT_SZ 64
@@ -40,6 +44,24 @@ struct shm_com {
 	int received;
 	char got[MAX_LINES][TEXT_SZ];
 };
+
+/* [13] The same two semaphores by name instead (sem_open): PREFIX-empty and
+ * PREFIX-filled, made by sync; nothing of them is in the segment. */
+static inline sem_t *named_sem(const char *prefix, const char *which)
+{
+	char name[160];
+	snprintf(name, sizeof name, "%s-%s", prefix, which);
+	sem_t *s = sem_open(name, 0);
+	if (s == SEM_FAILED)
+		die("sem_open %s", name);
+	return s;
+}
+
+/* [11] Run the writer and the reader on the segment c (key), nlines lines,
+ * with the semaphores in the segment; [13] with prefix, with the named ones
+ * (made, passed on as --named=PREFIX, unlinked afterwards).  Says what
+ * happened and checks the reader's log. */
+void exchange(struct shm_com *c, key_t key, long nlines, const char *prefix);
 
 /* An absolute CLOCK_REALTIME deadline ms from now, for sem_timedwait and
  * pthread_mutex_timedlock: every wait in this lab is bounded. */

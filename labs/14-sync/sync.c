@@ -27,6 +27,8 @@
  *     sleep) redone with two process-shared semaphores inside the segment.
  *   - A PTHREAD_PROCESS_SHARED condition variable wakes a waiter that is
  *     asleep in the kernel in another process.
+ *   - The writer/reader again with two named semaphores (sem_open): a name
+ *     in /dev/shm replaces the semaphores kept in the segment.
  *
  * Every wait has a deadline; nothing here sleeps for a fixed time.  Whenever
  * a check is about waking a sleeper, the parent first makes sure the child
@@ -125,29 +127,6 @@ static void locked_update(struct shared *s, long start)
 	say("child %s; counter after two increments from %ld: %ld", status, start, s->slow);
 	check(r == 0 && s->slow == start + 2,
 	      "with the mutex neither increment is lost: the parent's load waited for the child's store");
-}
-
-/* [11] The notes' exchange: writer and reader find the segment by its key. */
-static void exchange(struct shm_com *c, key_t key, long nlines)
-{
-	if (sem_init(&c->empty, 1, 1) == -1 || sem_init(&c->filled, 1, 0) == -1)
-		die("sem_init");
-	say("main: empty=1, filled=0, set before either program starts");
-	char keyarg[32], linesarg[32];
-	snprintf(keyarg, sizeof keyarg, "%ld", (long)key);
-	snprintf(linesarg, sizeof linesarg, "--lines=%ld", nlines);
-	pid_t reader = spawn_sibling("reader", NULL, keyarg, (char *)NULL);
-	pid_t writer = spawn_sibling("writer", NULL, keyarg, linesarg, (char *)NULL);
-	say("main: reader %s", wait_child(reader));
-	say("main: writer %s", wait_child(writer));
-	bool in_order = c->received == nlines;
-	for (int i = 0; in_order && i < nlines; i++) {
-		char want[TEXT_SZ];
-		line_text(i, (int)nlines, want, sizeof want);
-		in_order = strcmp(c->got[i], want) == 0;
-	}
-	say("main: the reader logged %d lines", c->received);
-	check(in_order, "every line arrived exactly once, in order, ending with \"end\"");
 }
 
 /* [12] The child waits on a process-shared condition variable for a value
@@ -338,10 +317,15 @@ int main(int argc, char **argv)
 	say("main: a pointer has %zu bytes, an int %zu", sizeof(void *), sizeof(int));
 	check(sizeof(void *) > sizeof(int),
 	      "casting the address to int, as the notes do, keeps only half of it: print it with %%p");
-	exchange(c, key, nlines);
+	exchange(c, key, nlines, NULL);
 
 	step("A condition variable in the shared page, PTHREAD_PROCESS_SHARED: the child waits, the parent signals.");
 	condition_variable(s, (int)value);
+
+	step("The exchange of [11] again, with two named semaphores (sem_open) in place of the two in the segment.");
+	char prefix[128];
+	unique_shm_name("sem", prefix, sizeof prefix);
+	exchange(c, key, nlines, prefix);
 
 	step("Detach and remove the segment.");
 	struct shmid_ds ds;
