@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import runner  # noqa: E402
 
 # Fixtures whose tests must share one worker: {fixture name}.  test_grade's
-# `batch` grades the hostile corpus once, in one grade-all run (-j 2).
+# `batch` grades the hostile corpus once, in one grade-all run.  A test module
+# may name more in XDIST_SHARED = {...}: each such fixture is a group of its own,
+# so two expensive fixtures of one module run in two workers at once.
 SHARED = {"batch"}
 
 
@@ -59,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
     rank = {}
     for item in items:
         mod = _module_fixtures(item)
-        shared = sorted(mod & SHARED)
+        shared = sorted(mod & (SHARED | set(getattr(item.module, "XDIST_SHARED", ()))))
         if shared:
             item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}::{shared[0]}"))
             rank[item.nodeid] = 0
