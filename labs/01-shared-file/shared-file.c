@@ -26,6 +26,7 @@
  * cannot open again (root can: CAP_DAC_OVERRIDE; a root run shows both
  * sides, the owner's in a child that became uid 65534).
  */
+#include "clients.h"
 #include "lab.h"
 #include "names.h"
 #include "observe.h"
@@ -88,129 +89,6 @@ static bool file_holds(int fd, off_t at, const char *text)
 		die("pread");
 	say("read() of the file at offset %lld: \"%s\"", (long long)at, buf);
 	return strcmp(buf, text) == 0;
-}
-
-/* Become uid/gid 65534 (nobody), as root only: the unprivileged side of a
- * step in a root run.  Returns false when this process was not root. */
-static bool become_nobody(void)
-{
-	if (geteuid() != 0)
-		return false;
-	if (setgroups(0, NULL) == -1 || setgid(65534) == -1 || setuid(65534) == -1)
-		die("drop to uid 65534");
-	return true;
-}
-
-/* Step [10], the client of source note 1 started before its server: its one
- * helper opens with O_CREAT and sizes the file for every caller. */
-static void early_client_note1(size_t ps)
-{
-	char path[128];
-	unique_name("early", path, sizeof path);
-	errno = 0;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	int err = errno;
-	say("a client that opens without O_CREAT: %s", fd == -1 ? errname(err) : "opened a file nobody made");
-	check(fd == -1 && err == ENOENT, "without O_CREAT an early client learns at once that no server has run: ENOENT");
-	if (fd != -1)
-		close(fd);
-
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* the notes' helper */
-	if (fd == -1)
-		die("open %s", path);
-	cleanup_unlink(path);
-	if (ftruncate(fd, (off_t)ps) == -1)
-		die("ftruncate");
-	char *m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		die("mmap");
-	say("source note 1's client: open(O_RDWR | O_CREAT) and ftruncate made a file of %s; it prints \"%s\"",
-	    file_size(fd) == (off_t)ps ? "one page" : "another size", m);
-	check(file_size(fd) == (off_t)ps && m[0] == '\0',
-	      "with O_CREAT the early client silently made an empty file and printed an empty line");
-	if (munmap(m, ps) == -1 || close(fd) == -1 || unlink(path) == -1)
-		die("munmap/close/unlink");
-}
-
-/* What the note-4 reader saw, sent from the child that ran it. */
-struct early_report {
-	bool created;
-	mode_t mode;
-	off_t size;
-	int read_sig;   /* what its first read of the mapping raised (0: none) */
-	int reopen_err; /* 0: the owner could open it O_RDWR again */
-};
-
-/* Step [10], source note 4's reader started first: open(path, O_RDWR |
- * O_CREAT, MAP_SHARED ...) -- MAP_SHARED (1) lands where the mode goes.  Run
- * in a child, as uid 65534 when we are root, in /dev/shm (a directory any
- * user may create in: root's work directory is closed to uid 65534). */
-static void early_reader_note4(size_t ps)
-{
-	char name[128], path[160];
-	unique_shm_name("mode1", name, sizeof name);
-	snprintf(path, sizeof path, "/dev/shm%s", name);
-	cleanup_unlink(path);
-	struct pair p;
-	pair_open(&p);
-	pid_t pid = fork_or_die();
-	if (pid == 0) {
-		pair_child(&p);
-		bool dropped = become_nobody();
-		umask(022);
-		struct early_report r;
-		memset(&r, 0, sizeof r); /* padding too: the whole struct goes down the pipe */
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, MAP_SHARED); /* the notes' slip, O_EXCL ours */
-		if (fd == -1)
-			die("child: open %s", path);
-		struct stat st;
-		if (fstat(fd, &st) == -1)
-			die("child: fstat");
-		r.created = true;
-		r.mode = st.st_mode & 07777;
-		r.size = st.st_size;
-		char *m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (m == MAP_FAILED)
-			die("child: mmap");
-		struct probe first = probe_read(m);
-		r.read_sig = first.sig;
-		if (munmap(m, ps) == -1 || close(fd) == -1)
-			die("child: munmap/close");
-		errno = 0;
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		r.reopen_err = fd == -1 ? errno : 0;
-		if (fd != -1)
-			close(fd);
-		say("source note 4's reader, as an ordinary user {user=%s}: open(path, O_RDWR | O_CREAT, MAP_SHARED)",
-		    dropped ? "uid 65534 in a child of this root run" : "this run's own uid");
-		say("it made a file of mode %04o (MAP_SHARED is 1), %lld bytes", (unsigned)r.mode, (long long)r.size);
-		say("its first read of a one-page mapping: %s", probe_str(first));
-		say("its owner opens it O_RDWR again: %s", r.reopen_err ? errname(r.reopen_err) : "opened");
-		pair_send(&p, &r, sizeof r);
-		_exit(0);
-	}
-	pair_parent(&p);
-	cleanup_kill(pid);
-	struct early_report r;
-	pair_recv(&p, &r, sizeof r);
-	const char *how = wait_child(pid);
-	pair_close(&p);
-	bool root = geteuid() == 0, root_opens = false;
-	if (root) {
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		root_opens = fd != -1;
-		if (fd != -1)
-			close(fd);
-		say("root opens it O_RDWR: {root=%s}", root_opens ? "opened (CAP_DAC_OVERRIDE)" : errname(errno));
-	} else {
-		say("root opens it O_RDWR: {root=not shown, this run is not root}");
-	}
-	check(r.read_sig == SIGBUS && r.size == 0,
-	      "the early reader made a 0-byte file: its first read is SIGBUS, not an empty string");
-	check(strcmp(how, "exited 0") == 0 && r.mode == 01 && r.reopen_err == EACCES && (!root || root_opens),
-	      "the mode was MAP_SHARED, 1: the file's own owner cannot open it read-write (only root could)");
-	if (unlink(path) == -1)
-		die("unlink %s", path);
 }
 
 int main(int argc, char **argv)
@@ -316,6 +194,10 @@ int main(int argc, char **argv)
 	step("Clients started before any writer, as the source notes write them.");
 	early_client_note1(ps);
 	early_reader_note4(ps);
+	early_reader_note3();
+
+	step("The modes the notes create their files with (0666, 00777), under umask 022 and under umask 0.");
+	modes_left_to_umask();
 
 	step("Clean up.");
 	if (close(fd) == -1)
