@@ -18,7 +18,7 @@
  * the address argument does (a hint; MAP_FIXED replaces, MAP_FIXED_NOREPLACE
  * refuses).  The parameters choose the sizes, offsets and pages involved.
  */
-#include "exec.h"
+#include "extras.h"
 #include "lab.h"
 #include "names.h"
 #include "observe.h"
@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 static size_t ps;
-static long B = 2, N = 1, S = 100, M = 3, K = 1, L = 1, V = 42;
+static long B = 2, N = 1, S = 100, M = 3, K = 1, L = 1, V = 42, G = 1024;
 
 /* Run one mmap() case and print "mmap(what) = ENAME" or "= a mapping". */
 static bool mmap_case(const char *what, size_t len, int prot, int flags, int fd, off_t off,
@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 		{ "--hole-page=K", &K, 0, 2, .help = "... and unmaps page K (from 0)" },
 		{ "--unmap-bytes=L", &L, 1, 4000, .help = "step 18 unmaps L bytes of a two-page mapping" },
 		{ "--code-value=V", &V, 0, 65535, .help = "step 21's copied function returns V" },
+		{ "--big-mib=G", &G, 1, 2048, .help = "step 23 maps G MiB" },
 		{ 0 }
 	};
 	lab_options(argc, argv, options, LAB_TITLE);
@@ -365,28 +366,10 @@ int main(int argc, char **argv)
 		die("munmap");
 
 	step("PROT_EXEC: machine code of a function returning %ld, copied into a PROT_READ|PROT_WRITE page, called.", V);
-	unsigned char *code = mmap(NULL, ps, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (code == MAP_FAILED)
-		die("mmap");
-	size_t clen = code_returning(code, ps, (unsigned)V);
-	if (clen == 0) {
-		say("the lab has no machine code for this CPU: not shown");
-	} else {
-		int ret1 = -1, ret2 = -1; /* -1: never returned */
-		struct probe nx = probe_call(code, &ret1);
-		say("the call: %s%s", probe_str(nx), nx.sig ? nx.addr_matches ? ", at the function's first byte" : ", elsewhere" : "");
-		/* W^X: the page is never writable and executable at once */
-		if (mprotect(code, ps, PROT_READ | PROT_EXEC) == -1)
-			die("mprotect");
-		__builtin___clear_cache((char *)code, (char *)code + clen);
-		struct probe x = probe_call(code, &ret2);
-		say("after mprotect(PROT_READ|PROT_EXEC), the same bytes: %s, %s %d", probe_str(x),
-		    ret2 == -1 ? "no value" : "it returned", ret2);
-		check(nx.sig == SIGSEGV && nx.code == SEGV_ACCERR && nx.addr_matches && ret1 == -1 && x.sig == 0 && ret2 == V,
-		      "PROT_EXEC decides: without it the call is SEGV_ACCERR at the code's first byte, with it the code runs");
-	}
-	if (munmap(code, ps) == -1)
-		die("munmap");
+	prot_exec(ps, V);
+
+	step("A mapping far larger than the memory behind it: %ld MiB; then one larger than the address space.", G);
+	big_mapping(ps, G);
 
 	step("Clean up.");
 	if (close(zero) == -1 || close(ro) == -1 || close(wo) == -1 || close(rw) == -1)
