@@ -199,11 +199,44 @@ int main(int argc, char **argv)
 	step("The modes the notes create their files with (0666, 00777), under umask 022 and under umask 0.");
 	modes_left_to_umask();
 
+	step("Another name for the file: a reader started with a hard link's path, then one with a copy's.");
+	char link_path[160], copy_path[160];
+	snprintf(link_path, sizeof link_path, "%s-link", path);
+	snprintf(copy_path, sizeof copy_path, "%s-copy", path);
+	if (link(path, link_path) == -1)
+		die("link");
+	cleanup_unlink(link_path);
+	int copy = create_file(copy_path, 0);
+	char page[ANSWER_SIZE * 32];
+	ssize_t n = pread(fd, page, sizeof page, 0);
+	if (n <= 0 || write(copy, page, (size_t)n) != n || ftruncate(copy, (off_t)ps) == -1)
+		die("copy the file");
+	struct stat orig, ln, cp;
+	if (fstat(fd, &orig) == -1 || stat(link_path, &ln) == -1 || fstat(copy, &cp) == -1)
+		die("stat");
+	say("the link's inode is the file's: %s; the copy's: %s", ln.st_ino == orig.st_ino ? "yes" : "no",
+	    cp.st_ino == orig.st_ino ? "yes" : "no");
+	bool through[2];
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? copy_path : link_path, *what = k ? "through the copy" : "through the hard link";
+		reader = spawn_sibling("reader", &rd, name, what, at_arg, (char *)NULL);
+		if (ask(&rd, 'r') != 'k')
+			die_msg("reader: unexpected answer");
+		pair_signal(&rd, 'q');
+		how = wait_child(reader);
+		pair_close(&rd);
+		through[k] = file_holds(fd, at, what) && strcmp(how, "exited 0") == 0;
+	}
+	check(through[0] && !through[1],
+	      "what counts is the file, not its path: through a hard link the reader's store reaches our file, through a copy it does not");
+	if (close(copy) == -1 || unlink(copy_path) == -1 || unlink(link_path) == -1)
+		die("close/unlink");
+
 	step("Clean up.");
 	if (close(fd) == -1)
 		die("close");
 	if (unlink(path) == -1)
 		die("unlink");
-	say("closed and removed the file");
+	say("closed and removed the files");
 	return lab_end();
 }
