@@ -66,7 +66,9 @@ extern const char *const ho_name[NHO];
 
 /* lmbench's figures, in the placements (lmbench.c). */
 enum { LM_BW_PIPE, LM_BW_UNIX, LM_LAT_PIPE, LM_LAT_UNIX, NLM };
-#define LM_AROUND 3 /* our runs before and after each lmbench run */
+#define LM_RUNS 2                         /* lmbench runs of each program in each placement */
+#define LM_AROUND 2                       /* our runs before, between and after them */
+#define LM_OURS (LM_AROUND * (LM_RUNS + 1))
 
 /* Every measurement, one value per round; a round that never ran (out of
  * time, a dead channel, a placement not measured) is NaN, which the
@@ -77,8 +79,8 @@ struct results {
 	long runs[NPL], together[NPL];     /* runs, and those that ended with both on the same CPU */
 	double ho[NHO][NSIZES][MAXR];      /* a ring's worth of messages handed between CPUs, each half's MB/s */
 	double ho_local[2][NSIZES][MAXR];  /* the same on one CPU, the halves in turn: fill+sum, copy in+out */
-	double lm[NLM][NPL];               /* lmbench: MB/s, or microseconds; NaN when not run */
-	double lm_ours[NLM][NPL][2 * LM_AROUND]; /* ours, measured just before and after each lmbench run */
+	double lm[NLM][NPL][LM_RUNS];      /* lmbench: MB/s, or microseconds; NaN when not run */
+	double lm_ours[NLM][NPL][LM_OURS]; /* ours, measured before, between and after the lmbench runs */
 	size_t pf_pages;
 	double pff[NPF][MAXR], pfs[NPF][MAXR]; /* ns per page, first and second pass */
 	double pfn[NPF][MAXR];                 /* faults of the first pass (and mmap) */

@@ -41,7 +41,8 @@ struct job {
 	bool copy;
 	size_t msg, slots;  /* slots messages of msg bytes in buf */
 	long passes;
-	unsigned char *own; /* a message buffer of this process: copy in from it, copy out to it */
+	unsigned char *own; /* a message buffer of the producer: copy in from it */
+	unsigned char *out; /* one of the consumer: copy out to it */
 };
 
 /* One half of one pass over every slot: side 0 writes, side 1 reads. */
@@ -55,10 +56,10 @@ static void do_half(struct handoff *h, const struct job *j, int side, long pass)
 		else if (side == 0)
 			zc_build(slot, j->msg, (uint64_t)pass);
 		else if (j->copy)
-			memcpy(j->own, slot, j->msg);
+			memcpy(j->out, slot, j->msg);
 		else
 			sink += zc_sum(slot, j->msg);
-		__asm__ __volatile__("" : : "r"(j->own), "r"(sink) : "memory");
+		__asm__ __volatile__("" : : "r"(j->own), "r"(j->out), "r"(sink) : "memory");
 	}
 }
 
@@ -111,7 +112,7 @@ static void two_cpus(const struct settings *s, struct handoff *h, struct job j, 
 		child_dies_with(parent);
 		pair_child(&pr);
 		pin_to_cpu(s->cpu[1]);
-		memset(j.own, 0, j.msg); /* our own copy of it, now, not while we time */
+		memset(j.out, 0, j.msg); /* our own copy of it, now, not while we time */
 		pair_signal(&pr, 'r');
 		double t = halves(h, &j, 1);
 		pair_send(&pr, &t, sizeof t);
@@ -151,11 +152,11 @@ void measure_limits(const struct settings *s, struct results *r)
 	if (h == MAP_FAILED)
 		die("mmap handoff");
 	memset(h, 0, len);
-	unsigned char *own = map_anon(MAX_MSG);
+	unsigned char *own = map_anon(MAX_MSG), *out = map_anon(MAX_MSG);
 	for (int round = 0; round < s->reps; round++)
 		for (size_t z = AT_64K; z < NSIZES; z++)
 			for (int copy = 0; copy < 2; copy++) {
-				struct job j = {.copy = copy, .msg = msg_sizes[z], .own = own};
+				struct job j = {.copy = copy, .msg = msg_sizes[z], .own = own, .out = out};
 				j.slots = s->chan.ring_cap / j.msg ? s->chan.ring_cap / j.msg : 1;
 				j.passes = (long)(32 * MiB / (j.slots * j.msg));
 				j.passes = j.passes < 9 ? 9 : j.passes > MAX_PASSES ? MAX_PASSES : j.passes;
@@ -168,6 +169,7 @@ void measure_limits(const struct settings *s, struct results *r)
 				r->ho[copy ? HO_COPY_OUT : HO_SUM][z][round] = out[1];
 			}
 	munmap(own, MAX_MSG);
+	munmap(out, MAX_MSG);
 	munmap(h, len);
 }
 

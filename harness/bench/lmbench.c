@@ -2,8 +2,8 @@
  * lmbench.c - the field's reference beside ours: lmbench's bw_pipe and
  * bw_unix (64 KiB messages, MB/s) and lat_pipe and lat_unix (1-byte round
  * trips, microseconds), in the same placements as our channels, each run
- * between runs of ours (the machine's load changes from minute to minute:
- * only figures measured at the same time can be compared).
+ * twice, between runs of ours (the machine's load changes from minute to
+ * minute: only figures measured at the same time can be compared).
  *
  * lmbench is not a Debian package and is not part of this project: a
  * student builds it (notes/16-speed.md says how) and passes its bin
@@ -72,7 +72,7 @@ static double run_one(const struct settings *s, const char *prog, int pl)
 	return strtod(colon + 1, NULL);
 }
 
-/* Our figure of lmbench program k in placement pl, one run of ~20 ms sized from the main rounds. */
+/* Our figure of lmbench program k in placement pl: one run of ~50 ms (lmbench's ENOUGH), sized from the main rounds. */
 static double ours(const struct settings *s, const struct results *r, int k, int pl)
 {
 	struct run_cfg rc = s->run;
@@ -81,7 +81,7 @@ static double ours(const struct settings *s, const struct results *r, int k, int
 	if (k == LM_BW_PIPE || k == LM_BW_UNIX) {
 		int ch = k == LM_BW_PIPE ? CH_PIPE : CH_UNIX;
 		double mbps = median(r->tp[ch][pl][AT_64K], s->reps);
-		long n = isnan(mbps) ? 64 : (long)(0.02 * mbps * 1e6 / (double)msg_sizes[AT_64K]);
+		long n = isnan(mbps) ? 64 : (long)(0.05 * mbps * 1e6 / (double)msg_sizes[AT_64K]);
 		unsigned char *src = map_anon(MAX_MSG);
 		struct outcome o = run_tput(&rc, ch, msg_sizes[AT_64K], n < 16 ? 16 : n, src, NULL);
 		munmap(src, MAX_MSG);
@@ -89,7 +89,7 @@ static double ours(const struct settings *s, const struct results *r, int k, int
 	}
 	int j = k == LM_LAT_PIPE ? LAT_PIPE : LAT_UNIX;
 	double us = median(r->lat[j][pl], s->reps);
-	long n = isnan(us) ? 200 : (long)(0.02 / (us * 1e-6));
+	long n = isnan(us) ? 200 : (long)(0.05 / (us * 1e-6));
 	n = n < 20 ? 20 : n;
 	struct outcome o = run_lat(&rc, lat_ch[j], n);
 	return o.ok ? o.secs / (double)n * 1e6 : NAN;
@@ -97,8 +97,9 @@ static double ours(const struct settings *s, const struct results *r, int k, int
 
 void measure_lmbench(const struct settings *s, struct results *r)
 {
-	printf("\n== lmbench from %s, each program between %d runs of ours before and %d after\n", s->lmbench, LM_AROUND,
-	       LM_AROUND);
+	printf("\n== lmbench from %s: each program run %d times in each placement, with %d runs of ours before,\n"
+	       "   between and after them\n",
+	       s->lmbench, LM_RUNS, LM_AROUND);
 	printf("   1 CPU:     %s taskset -c %d PROGRAM\n", lm_env, s->cpu[0]);
 	printf("   2 CPUs:    %s LMBENCH_SCHED='CUSTOM_SPREAD %d %d' PROGRAM\n", lm_env, s->cpu[0], s->cpu[1]);
 	printf("   scheduler: %s PROGRAM\n", lm_env);
@@ -107,11 +108,13 @@ void measure_lmbench(const struct settings *s, struct results *r)
 		for (int pl = 0; pl < NPL; pl++) {
 			if (!s->placed[pl])
 				continue;
-			for (int i = 0; i < LM_AROUND; i++)
-				r->lm_ours[k][pl][i] = ours(s, r, k, pl);
-			r->lm[k][pl] = run_one(s, lm_prog[k], pl);
-			for (int i = LM_AROUND; i < 2 * LM_AROUND; i++)
-				r->lm_ours[k][pl][i] = ours(s, r, k, pl);
+			int o = 0;
+			for (int run = 0; run <= LM_RUNS; run++) {
+				for (int i = 0; i < LM_AROUND; i++)
+					r->lm_ours[k][pl][o++] = ours(s, r, k, pl);
+				if (run < LM_RUNS)
+					r->lm[k][pl][run] = run_one(s, lm_prog[k], pl);
+			}
 		}
 }
 
@@ -128,14 +131,18 @@ void print_lmbench(const struct settings *s, const struct results *r, int *npass
 		for (int pl = 0; pl < NPL; pl++) {
 			if (!s->placed[pl])
 				continue;
-			double m = median(r->lm_ours[k][pl], 2 * LM_AROUND), lm = r->lm[k][pl];
+			double m = median(r->lm_ours[k][pl], LM_OURS), lm = median(r->lm[k][pl], LM_RUNS);
 			bool ok = !isnan(m) && !isnan(lm) && fabs(m / lm - 1) <= 0.25;
-			printf("  %s %-9s %-23s %-9s ours %9.2f %-4s  lmbench %9.2f  (%+.0f%%)\n",
-			       pl == PL_SCHED ? "    " : pass(ok), lm_prog[k], ours_name[k], pl_name[pl], m, unit[k], lm,
-			       (m / lm - 1) * 100);
-			csv_row(s, "lmbench", lm_prog[k], pl_key[pl], k < LM_LAT_PIPE ? 65536 : 1, unit[k], &r->lm[k][pl], 1);
+			double lo, hi, olo, ohi;
+			minmax(r->lm[k][pl], LM_RUNS, &lo, &hi);
+			minmax(r->lm_ours[k][pl], LM_OURS, &olo, &ohi);
+			printf("  %s %-9s %-23s %-9s ours %8.2f [%.2f..%.2f] %-4s lmbench %8.2f [%.2f..%.2f] (%+.0f%%)\n",
+			       pl == PL_SCHED ? "    " : pass(ok), lm_prog[k], ours_name[k], pl_name[pl], m, olo, ohi, unit[k],
+			       lm, lo, hi, (m / lm - 1) * 100);
+			csv_row(s, "lmbench", lm_prog[k], pl_key[pl], k < LM_LAT_PIPE ? 65536 : 1, unit[k], r->lm[k][pl],
+				LM_RUNS);
 			csv_row(s, "lmbench-ours", lm_prog[k], pl_key[pl], k < LM_LAT_PIPE ? 65536 : 1, unit[k],
-				r->lm_ours[k][pl], 2 * LM_AROUND);
+				r->lm_ours[k][pl], LM_OURS);
 			if (pl == PL_SCHED)
 				continue;
 			*npass += ok;

@@ -133,7 +133,7 @@ static struct results *new_results(void)
 	set_nan(&r->lat[0][0][0], sizeof r->lat / sizeof(double));
 	set_nan(&r->ho[0][0][0], sizeof r->ho / sizeof(double));
 	set_nan(&r->ho_local[0][0][0], sizeof r->ho_local / sizeof(double));
-	set_nan(&r->lm[0][0], sizeof r->lm / sizeof(double));
+	set_nan(&r->lm[0][0][0], sizeof r->lm / sizeof(double));
 	set_nan(&r->lm_ours[0][0][0], sizeof r->lm_ours / sizeof(double));
 	set_nan(&r->pff[0][0], sizeof r->pff / sizeof(double));
 	set_nan(&r->pfs[0][0], sizeof r->pfs / sizeof(double));

@@ -31,6 +31,8 @@ void ring_reset(struct ring *r)
 	atomic_store(&r->tail, 0);
 	atomic_store(&r->reader_sleeps, 0);
 	atomic_store(&r->writer_sleeps, 0);
+	atomic_store(&r->reader_wants, 0);
+	atomic_store(&r->writer_wants, 0);
 }
 
 bool ring_may_sleep(const struct ring_end *e)
@@ -61,43 +63,51 @@ static void futex_wake(struct ring_end *e, _Atomic uint32_t *addr)
 	e->wakes += n;
 }
 
-/* Sleep in FUTEX_WAIT while *word == old, at most e->nap seconds.  False
- * when the nap ran out although *word had changed: the other side moved
- * and did not wake us, a lost wake-up. */
-static bool nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t old)
+/* Has the index v reached target (both count modulo 2^32)? */
+static bool reached(uint32_t v, uint32_t target)
+{
+	return (int32_t)(v - target) >= 0;
+}
+
+/* Sleep in FUTEX_WAIT while *word == v, at most e->nap seconds.  False
+ * when the nap ran out although *word had reached the target: the other
+ * side got there and did not wake us, a lost wake-up. */
+static bool nap(struct ring_end *e, _Atomic uint32_t *word, uint32_t v, uint32_t target)
 {
 	double whole = (double)(time_t)e->nap;
 	struct timespec ts = {(time_t)whole, (long)((e->nap - whole) * 1e9)};
-	if (futex(word, FUTEX_WAIT, old, &ts) == 0) {
+	if (futex(word, FUTEX_WAIT, v, &ts) == 0) {
 		e->woken++;
 		e->late = 0;
 	} else if (errno == ETIMEDOUT) {
 		e->napped_out++;
-		if (atomic_load(word) != old)
+		if (reached(atomic_load(word), target))
 			return ++e->late < 3;
 	} else if (errno != EAGAIN && errno != EINTR)
 		die("futex(FUTEX_WAIT)");
 	return true;
 }
 
-/* Wait until *word != old.  Spinning: poll, pausing; every 1024 polls look
- * at the clock and give the CPU away once (sched_yield, not a sleep) in case
- * the other side is queued behind us; after spin_limit polls (when it is
- * not 0) sleep like the futex ring.  Sleeping: announce in *sleeps, look
- * again, then FUTEX_WAIT (the kernel rechecks *word == old atomically).
- * Returns -1 at the deadline, when the other side has not moved for
- * e->stall seconds (a broken ring fails fast, a slow one does not), or
- * after three lost wake-ups in a row. */
-static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeps,
-		     double deadline)
+/* Wait for the other side's index *word, now old.  Spinning: until it
+ * moves; poll, pausing; every 1024 polls look at the clock and give the
+ * CPU away once (sched_yield, not a sleep) in case the other side is
+ * queued behind us; after spin_limit polls (when it is not 0) sleep like
+ * the futex ring.  Sleeping: until it reaches target; announce target in
+ * *wants and the sleep in *sleeps, look again, then FUTEX_WAIT (the kernel
+ * rechecks the value atomically).  Returns -1 at the deadline, when the
+ * other side has not got there for e->stall seconds (a broken ring fails
+ * fast, a slow one does not), or after three lost wake-ups in a row. */
+static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, uint32_t target,
+		     _Atomic uint32_t *sleeps, _Atomic uint32_t *wants, double deadline)
 {
 	double stalled = now() + e->stall;
 	if (stalled < deadline)
 		deadline = stalled;
 	for (uint32_t polls = 1;; polls++) {
-		if (atomic_load_explicit(word, memory_order_acquire) != old)
-			return 0;
+		uint32_t v = atomic_load_explicit(word, memory_order_acquire);
 		if (e->spin && (e->spin_limit == 0 || polls < e->spin_limit)) {
+			if (v != old)
+				return 0;
 			cpu_relax();
 			if ((polls & 1023) == 0) {
 				if (now() > deadline)
@@ -106,12 +116,28 @@ static int ring_wait(struct ring_end *e, _Atomic uint32_t *word, uint32_t old, _
 			}
 			continue;
 		}
-		atomic_store(sleeps, 1); /* seq_cst: ordered before the load below */
-		bool woken = atomic_load(word) != old || nap(e, word, old);
+		if (reached(v, target))
+			return 0;
+		atomic_store_explicit(wants, target, memory_order_relaxed);
+		atomic_store(sleeps, 1); /* seq_cst: after wants, before the load below */
+		v = atomic_load(word);
+		bool woken = reached(v, target) || nap(e, word, v, target);
 		atomic_store_explicit(sleeps, 0, memory_order_relaxed);
-		if (!woken || (now() > deadline && atomic_load(word) == old))
+		if (!woken || (now() > deadline && !reached(atomic_load(word), target)))
 			return -1;
 	}
+}
+
+/* After publishing pos (and a full fence): does a sleeper wait for a value
+ * pos has reached?  Taking its flag (exchange with 0) wakes it once: until
+ * it sleeps again, the next publishes make no system call. */
+static bool take_sleeper(_Atomic uint32_t *sleeps, _Atomic uint32_t *wants, uint32_t pos)
+{
+	if (!atomic_load_explicit(sleeps, memory_order_acquire))
+		return false;
+	if (!reached(pos, atomic_load_explicit(wants, memory_order_relaxed)))
+		return false; /* not what it waits for yet: a later publish wakes it */
+	return atomic_exchange_explicit(sleeps, 0, memory_order_relaxed) != 0;
 }
 
 /* ---- the writer --------------------------------------------------------- */
@@ -126,17 +152,16 @@ static void publish_head(struct ring_end *e)
 	atomic_store_explicit(&r->head, e->pos, memory_order_release);
 	if (ring_may_sleep(e)) {
 		/* Store head, then look at reader_sleeps: a full fence, or the
-		 * reader could go to sleep on the old head and never wake.
-		 * Taking the flag (exchange with 0) wakes a sleeper once: until
-		 * it runs again, the next publishes make no system call. */
+		 * reader could go to sleep on the old head and never wake. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_exchange_explicit(&r->reader_sleeps, 0, memory_order_relaxed))
+		if (take_sleeper(&r->reader_sleeps, &r->reader_wants, e->pos))
 			futex_wake(e, &r->head);
 	}
 	/* END SOLUTION */
 	//> /* TODO: publish e->pos as the new head (which memory order?), and wake a reader sleeping on the futex */
 	//> (void)r;
-	//> (void)futex_wake; /* yours to call when ring_may_sleep(e) */
+	//> (void)futex_wake; /* yours to call, with take_sleeper(), when ring_may_sleep(e) */
+	//> (void)take_sleeper;
 }
 
 void *ring_reserve(struct ring_end *e, size_t want, size_t *n, double deadline)
@@ -146,7 +171,9 @@ void *ring_reserve(struct ring_end *e, size_t want, size_t *n, double deadline)
 	while (room == 0) {
 		e->seen = atomic_load_explicit(&r->tail, memory_order_acquire);
 		room = e->cap - (e->pos - e->seen);
-		if (room == 0 && ring_wait(e, &r->tail, e->seen, &r->writer_sleeps, deadline))
+		size_t need = want < e->cap / 2 ? want : e->cap / 2; /* a sleeper waits for this much room */
+		if (room == 0 && ring_wait(e, &r->tail, e->seen, e->pos - e->cap + (uint32_t)need, &r->writer_sleeps,
+					   &r->writer_wants, deadline))
 			return NULL;
 	}
 	size_t off = e->pos & (e->cap - 1), k = want;
@@ -194,7 +221,7 @@ static void publish_tail(struct ring_end *e)
 	atomic_store_explicit(&r->tail, e->pos, memory_order_release);
 	if (ring_may_sleep(e)) {
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_exchange_explicit(&r->writer_sleeps, 0, memory_order_relaxed))
+		if (take_sleeper(&r->writer_sleeps, &r->writer_wants, e->pos))
 			futex_wake(e, &r->tail);
 	}
 	/* END SOLUTION */
@@ -209,7 +236,9 @@ const void *ring_peek(struct ring_end *e, size_t want, size_t *n, double deadlin
 	while (avail == 0) {
 		e->seen = atomic_load_explicit(&r->head, memory_order_acquire);
 		avail = e->seen - e->pos;
-		if (avail == 0 && ring_wait(e, &r->head, e->pos, &r->reader_sleeps, deadline))
+		size_t need = want < e->cap / 2 ? want : e->cap / 2; /* a sleeper waits for this many bytes */
+		if (avail == 0 && ring_wait(e, &r->head, e->pos, e->pos + (uint32_t)need, &r->reader_sleeps,
+					    &r->reader_wants, deadline))
 			return NULL;
 	}
 	size_t off = e->pos & (e->cap - 1), k = want;

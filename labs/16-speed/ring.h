@@ -7,7 +7,10 @@
  * (mod 2^32), each is written by one side only and sits on a cache line
  * of its own.  The bytes from tail to head are written and not yet read;
  * the rest of the ring is free.  A side that must wait spins, or sleeps on
- * a futex, or spins for a while and then sleeps.
+ * a futex, or spins for a while and then sleeps.  A sleeper says what it
+ * waits for (what it wants, at most half the ring) and is woken only when
+ * that is there: on one CPU the two sides then take turns every half ring,
+ * not every piece.
  *
  * Two ways to use it:
  *   copy in, copy out:  ring_send() copies a buffer in, ring_recv() copies
@@ -29,9 +32,11 @@
 
 struct ring {
 	_Alignas(128) _Atomic uint32_t head;
-	_Atomic uint32_t reader_sleeps; /* the reader is (about to be) in FUTEX_WAIT on head */
+	_Atomic uint32_t reader_sleeps; /* the reader is (about to be) in FUTEX_WAIT on head ... */
+	_Atomic uint32_t reader_wants;  /* ... until head reaches this */
 	_Alignas(128) _Atomic uint32_t tail;
-	_Atomic uint32_t writer_sleeps; /* the writer waits on tail */
+	_Atomic uint32_t writer_sleeps; /* the writer waits on tail ... */
+	_Atomic uint32_t writer_wants;  /* ... until tail reaches this */
 	_Alignas(128) unsigned char data[RING_MAX];
 };
 
