@@ -1,5 +1,5 @@
 /*
- * kernelside.c - lab 08's steps [11] and [12] (kernelside.h).  Linked into
+ * kernelside.c - lab 08's steps [11] to [13] (kernelside.h).  Linked into
  * each program of the lab; only sysv-persistence calls it.
  */
 #include "kernelside.h"
@@ -270,4 +270,64 @@ void private_ipc_namespace(size_t ps, long max_pages, long max_segments)
 	      "shmmni is the number of segments: one more than that is ENOSPC");
 	check(r.kept_err == 0 && r.gone_err == EINVAL,
 	      "shm_rmid_forced 1 destroys a segment at its last detach; with 0, the default, it stays");
+}
+
+/* ---- step [13]: who may attach --------------------------------------- */
+
+void who_may_attach(size_t ps)
+{
+	static const mode_t modes[2] = { 0600, 0666 };
+	int ids[2];
+	mode_t got[2];
+	mode_t old = umask(022); /* a file made with 0666 now would be 0644 */
+	for (int i = 0; i < 2; i++) {
+		ids[i] = shmget(IPC_PRIVATE, ps, IPC_CREAT | modes[i]);
+		if (ids[i] == -1)
+			die("shmget");
+		cleanup_sysv_rmid(ids[i]);
+		struct shmid_ds ds;
+		if (shmctl(ids[i], IPC_STAT, &ds) == -1)
+			die("shmctl IPC_STAT");
+		got[i] = ds.shm_perm.mode & 0777;
+	}
+	umask(old);
+	say("under umask 022, shmget with 0600 and with 0666 (ShareMem_2's): IPC_STAT modes %04o and %04o",
+	    (unsigned)got[0], (unsigned)got[1]);
+	bool root = geteuid() == 0;
+	int err[2] = { 0, 0 };
+	char other[96] = "not shown, the lab is not root";
+	if (root) {
+		struct pair p;
+		pair_open(&p);
+		pid_t pid = fork_or_die();
+		if (pid == 0) {
+			pair_child(&p);
+			if (setgroups(0, NULL) == -1 || setgid(65534) == -1 || setuid(65534) == -1)
+				die("child: drop to uid 65534");
+			for (int i = 0; i < 2; i++) {
+				char *at = shmat(ids[i], NULL, 0);
+				err[i] = at == (char *)-1 ? errno : 0;
+				if (at != (char *)-1 && (snprintf(at, ps, "uid 65534 was here") < 0 || shmdt(at) == -1))
+					die("child: write/shmdt");
+			}
+			pair_send(&p, err, sizeof err);
+			_exit(0);
+		}
+		pair_parent(&p);
+		cleanup_kill(pid);
+		pair_recv(&p, err, sizeof err);
+		const char *how = wait_child(pid);
+		pair_close(&p);
+		if (strcmp(how, "exited 0") != 0)
+			die_msg("the other user's child %s", how);
+		snprintf(other, sizeof other, "0600: %s; 0666: %s", err[0] ? errname(err[0]) : "attached, wrote",
+			 err[1] ? errname(err[1]) : "attached, wrote");
+	}
+	say("another user (uid 65534) attaches each and writes: {other-user=%s}", other);
+	check(got[0] == 0600 && got[1] == 0666 && (!root || (err[0] == EACCES && err[1] == 0)),
+	      "the mode is checked at shmat, and no umask filters it: 0666 lets every user write the segment {other-side=%s}",
+	      root ? "checked" : "not shown, run the lab as root");
+	for (int i = 0; i < 2; i++)
+		if (shmctl(ids[i], IPC_RMID, NULL) == -1)
+			die("shmctl IPC_RMID");
 }

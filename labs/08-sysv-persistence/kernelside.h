@@ -1,6 +1,6 @@
 /*
- * kernelside.h - lab 08's steps [11] and [12]: the segment seen from the
- * kernel's side.
+ * kernelside.h - lab 08's steps [11] to [13]: the segment seen from the
+ * kernel's side, and who may attach it.
  *
  * [11] The segment's file (/SYSV<key> on the kernel's internal shm mount)
  *      opened through /proc/self/map_files/<range>: an ordinary user gets
@@ -13,6 +13,8 @@
  *      privilege, and the host's settings are never touched): shmmax is the
  *      largest segment, shmmni the number of segments, shm_rmid_forced makes
  *      the last detach destroy a segment.
+ * [13] A segment's mode is checked at shmat and is not filtered by the
+ *      umask: source note 3's 0666 (ShareMem_2) lets every user write it.
  */
 #ifndef LAB08_KERNELSIDE_H
 #define LAB08_KERNELSIDE_H
@@ -24,5 +26,9 @@ void segment_file_both_sides(size_t ps, const char *text);
 
 /* Step [12]: shmmax set to max_pages pages, shmmni to max_segments. */
 void private_ipc_namespace(size_t ps, long max_pages, long max_segments);
+
+/* Step [13]: segments of mode 0600 and 0666 made under umask 022; in a root
+ * run, uid 65534 attaches each.  Its lines and its check. */
+void who_may_attach(size_t ps);
 
 #endif

@@ -364,6 +364,9 @@ int main(int argc, char **argv)
 	     ns_segments);
 	private_ipc_namespace(ps, ns_pages, ns_segments);
 
+	step("Who may attach: a segment of mode 0600 and one of 0666, as source note 3's ShareMem_2 makes it.");
+	who_may_attach(ps);
+
 	step("Clean up.");
 	cleanup_now();
 	say("every segment removed, the file and the shm name too");
