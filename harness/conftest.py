@@ -10,8 +10,20 @@ ordered longest first (the shared fixture's group, then the other tests with
 module fixtures, which grade whole trees, and those marked `long`, then the
 rest in collection order), so the longest chains start at once.  Without xdist
 (`python3 -m pytest harness`) the marks do nothing and the order is the same.
+
+Plain runs side by side: a plain run (runner.run level "plain") takes as its
+own leftovers the IPC_PRIVATE System V segments that appeared while it ran,
+unattached, whose creator is gone: such a segment carries no run token.  A
+test that leaves one on purpose (the `alone` fixture) must not have another
+plain run beside it, in this process or another worker (or another `make
+test`): every plain run of the tests holds PLAIN_LOCK shared, a test using
+`alone` holds it exclusively.
 """
+import contextlib
+import fcntl
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,9 +44,51 @@ def pytest_addoption(parser):
                      help="run every lab N times; every run must match its transcript byte for byte")
 
 
+PLAIN_LOCK = Path(tempfile.gettempdir()) / "mmaplab-pytest-plain-runs.lock"
+_alone = False          # this process holds PLAIN_LOCK exclusively
+
+
+@contextlib.contextmanager
+def _plain_lock(mode):
+    fd = os.open(PLAIN_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            os.fchmod(fd, 0o666)       # other users' test runs lock it too
+        except OSError:
+            pass
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _shared_plain_runs(run):
+    def plain_run(*args, level, **kw):
+        if level != "plain" or _alone:
+            return run(*args, level=level, **kw)
+        with _plain_lock(fcntl.LOCK_SH):
+            return run(*args, level=level, **kw)
+    plain_run.__wrapped__ = run
+    return plain_run
+
+
+@pytest.fixture
+def alone():
+    """No other plain run of the tests, anywhere on the machine, while this test runs."""
+    global _alone
+    with _plain_lock(fcntl.LOCK_EX):
+        _alone = True
+        try:
+            yield
+        finally:
+            _alone = False
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that must run in the same xdist worker")
     config.addinivalue_line("markers", "long: a test that takes seconds (it is started early)")
+    if not hasattr(runner.run, "__wrapped__"):
+        runner.run = _shared_plain_runs(runner.run)
     # Measured once per session, before any test and before xdist starts its
     # workers: they inherit MMAPLABS_SLOWNESS and reuse it (runner.slowness).
     runner.slowness()

@@ -175,7 +175,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     assert out == "", "a grandchild survived the timeout"
 
 
-def test_leftovers_are_reported_and_removed():
+def test_leftovers_are_reported_and_removed(alone):
+    # alone (conftest): the IPC_PRIVATE segment carries no token; a plain run
+    # beside this one would take it for its own.
     script = ('touch leftover.dat; : > "/dev/shm/mmaplab-$MMAPLAB_RUN-1-x"; '
               f'{sys.executable} -c \'{SHMGET.format(key="0")}\'')
     r = plain(["sh", "-c", script])
