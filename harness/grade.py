@@ -533,13 +533,13 @@ class Trace:
         self.close()
 
 
-def traced_run(argv, timeout, lvl, workdir, ro_binds, uid, spec, program):
+def traced_run(argv, timeout, lvl, workdir, ro_binds, uid, spec, program, cpus=None):
     """runner.run, traced when spec has a signature: (Run, missing or None)."""
     if spec is None or not spec.signature.calls:
-        return runner.run(argv, timeout, level=lvl, workdir=workdir, ro_binds=ro_binds, uid=uid), None
+        return runner.run(argv, timeout, level=lvl, workdir=workdir, ro_binds=ro_binds, uid=uid, cpus=cpus), None
     with Trace(spec.signature.calls) as t:
         r = runner.run(argv, timeout, level=lvl, workdir=workdir, ro_binds=ro_binds, uid=uid,
-                       wrap=t.wrap, side=t.rfd, side_cap=TRACE_CAP)
+                       wrap=t.wrap, side=t.rfd, side_cap=TRACE_CAP, cpus=cpus)
     if r.grader_error:
         return r, None
     try:
@@ -682,16 +682,29 @@ def draw_variants(cases, specs, refs, settings, student, log):
 
 # ---- running one case --------------------------------------------------------
 
+def placement(i):
+    """Where repetition i runs: every second one on a single CPU.  A program
+    that is right only by luck of the scheduler (a race) then tends to print
+    something else in one of its runs (nondeterministic) instead of being
+    scored on runs that happened to agree; a right one prints the same
+    wherever it runs (the labs' transcripts are checked pinned to one CPU)."""
+    if i % 2 == 0:
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return {allowed[(os.getpid() + i // 2) % len(allowed)]}      # graders side by side: not all on one CPU
+
+
 def run_case(case, prog, lvl, settings, runs_dir, repro, uid, spec):
     """Run a case's variant settings.repeat times (fewer after two timeouts), score it."""
     v = case.variant
     runs, missing, error = [], [], None
     while scoring.more_runs(runs, settings.repeat):
-        def once():
+        def once(i=len(runs)):
             work = tempfile.mkdtemp(prefix="run.", dir=runs_dir)
             os.chmod(work, 0o755)
             try:
-                return traced_run([prog] + v.args, case.timeout, lvl, work, [prog.parent], uid, spec, prog)
+                return traced_run([prog] + v.args, case.timeout, lvl, work, [prog.parent], uid, spec, prog,
+                                  cpus=placement(i))
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         res = _retrying(case.id, lambda: _Pair(*once()))

@@ -509,7 +509,7 @@ def _keep(paths):
 
 
 def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_workdir=True,
-        uid=None, wrap=None, side=None, side_cap=None):
+        uid=None, wrap=None, side=None, side_cap=None, cpus=None):
     """Run argv at `level` ("plain" or one of LEVELS) in workdir (default: a
     fresh directory, removed afterwards) and return a Run.
 
@@ -522,7 +522,8 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
     (a list) that returns the command to start instead (strace around it).
     side: a non-blocking file descriptor to read while the run goes on (a
     trace's FIFO), kept in Run.side up to side_cap bytes (default
-    limits.output), the rest read and dropped; the caller owns it."""
+    limits.output), the rest read and dropped; the caller owns it.
+    cpus: the CPUs the program may run on (a set; default: any)."""
     policy = PLAIN if level == "plain" else SANDBOXED
     limits = limits or Limits()
     sandboxed = level != "plain"
@@ -566,6 +567,7 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
             "attribute": policy.attribute,
             "token": token.value,
             "keep": _keep([workdir, *ro_binds]),
+            "affinity": sorted(cpus) if cpus else None,
         }
         if drop:
             try:
@@ -990,6 +992,8 @@ def inner(cfg, argv):
 
     def limit():
         os.umask(0o022)
+        if cfg.get("affinity"):
+            os.sched_setaffinity(0, cfg["affinity"])
         for res, value in ((resource.RLIMIT_CPU, (cfg["cpu"], cfg["cpu"] + 1)),
                            (resource.RLIMIT_AS, (cfg["as"], cfg["as"])),
                            (resource.RLIMIT_FSIZE, (cfg["fsize"], cfg["fsize"])),

@@ -299,6 +299,26 @@ def describe_missing(entry):
     return msg
 
 
+def causal_order(events):
+    """The events with everything a process did after the fork that made it.
+    strace -f writes lines as they happen, and a child often runs (and makes
+    calls) before its parent's clone() returns and is written; on a busy
+    machine more so.  So "ordered" compares this order, not the lines'."""
+    born, made_by = {}, {}
+    for e in events:
+        if e.child and e.child not in made_by:
+            made_by[e.child] = e
+
+    def birth(pid, seen=()):
+        if pid in born:
+            return born[pid]
+        e = made_by.get(pid)
+        b = -1 if e is None or pid in seen else max(e.index, birth(e.pid, seen + (pid,)))
+        born[pid] = b
+        return b
+    return sorted(events, key=lambda e: (max(e.index, birth(e.pid)), e.index < birth(e.pid), e.index))
+
+
 def check(trace_text, spec, program=None):
     """(ok, missing): does the trace hold the lab's signature?  spec: a
     labspec.Spec or Signature (or a list of calls, then unordered).  program:
@@ -321,6 +341,7 @@ def check(trace_text, spec, program=None):
             if not any(matches(entry, e) for e in events):
                 missing.append(describe_missing(entry))
         return not missing, missing
+    events = causal_order(events)
     pos = 0
     for i, entry in enumerate(entries):
         hit = next((j for j in range(pos, len(events)) if matches(entry, events[j])), None)

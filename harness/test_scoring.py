@@ -283,3 +283,25 @@ def test_reports_parse(tmp_path):
     assert fb.startswith("# Grading report: `alice\\n# injected`")
     assert not any(l.startswith("# injected") for l in fb.splitlines())
     assert "99-victim" in reports.table(cases)
+
+
+# ---- signatures: the order of calls across fork ------------------------------------
+
+def test_a_childs_calls_come_after_the_fork_that_made_it():
+    """strace -f may write a child's first call before its parent's clone()
+    returns (more so on a busy machine): the child's calls still count as after
+    the fork (signature.causal_order, issue 9: the same code, the same score)."""
+    import signature
+    trace = "\n".join([
+        '100 execve("/p", ["p"], 0x0) = 0',
+        '100 mmap(NULL, 4096, PROT_READ, MAP_SHARED, 3, 0) = 0x7f00',
+        '101 mmap(NULL, 4096, PROT_READ, MAP_SHARED, 3, 0) = -1 EACCES (Permission denied)',
+        '100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = 101',
+        '100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3, 0) = 0x7f10', ""])
+    sig = labspec.parse('[signature]\ncalls = ["mmap MAP_SHARED !MAP_ANONYMOUS", "fork", "mmap MAP_SHARED =EACCES", '
+                        '"mmap MAP_PRIVATE !MAP_ANONYMOUS"]\nordered = true\n')
+    assert signature.check(trace, sig, program="/p") == (True, [])
+    early = trace.replace("100 clone(", "100 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3, 0) = 0x7f20\n100 clone(")
+    assert signature.check(early, sig, program="/p") == (True, [])
+    no_fork = trace.replace("EACCES", "EPERM")
+    assert not signature.check(no_fork, sig, program="/p")[0]
