@@ -751,6 +751,9 @@ def signature_policy(settings, lvl):
     if not ok:
         return False, f"- **signatures: NOT checked**: {why}"
     ok, why = (True, "") if os.environ.get("MMAPLABS_STRACE_PROBED") == "ok" else signature.probe()
+    if not ok and not settings.secret:     # practice (make check, a try without the instructor's secret)
+        return False, (f"- **signatures: NOT checked**: {why}; grading with GRADE_SECRET needs them "
+                       "(apt-get install strace)")
     if not ok:
         raise runner.GraderError(f"signatures cannot be checked here ({why}); install strace "
                                  "(apt-get install strace) or grade with --no-signatures")
