@@ -706,35 +706,40 @@ def test_each_sandbox_gets_a_uid_of_its_own():
 
 # ---- the same code, the same score: beside a fork bomb --------------------------------
 
-def test_same_code_same_score_beside_a_fork_bomb(batch, tmp_path):
-    """Two more gradings of the reference and of a partial submission (the
-    same students, so the same variants), at the same time as another grader
-    grades a fork bomb: every score and status equal to the batch's, to the
-    last digit.  (The handout scores 0 here: its lab 09 lacks the mapping; the
-    full ten gradings of a class are in the closing report of issue 9.)"""
-    t, out0 = batch["tree"], batch["out"]
+def test_same_code_same_score_beside_a_fork_bomb(tree, tmp_path):
+    """Three gradings of the reference and of a partial submission (the same
+    students, so the same variants), at the same time, while another grader
+    grades a fork bomb: every score and status equal, to the last digit.
+    (The full ten gradings of a class, handout included, are in the closing
+    report of issue 9.)"""
+    t, hidden = tree
+    base = tmp_path / "subs"
+    submission(base, "fork-bomb", t, victim=(HOSTILE / "fork-bomb.c").read_text())
+    submission(base, "reference", t)
+    submission(base, "partial", t, sigbus=lambda s: must_replace(
+        s, '"the read works and sees the zero the new file page holds"', '"the read works and sees zero"'))
     procs = []
-    for i, names in enumerate([["fork-bomb"], ["reference", "broken-step"], ["reference", "broken-step"]]):
+    for i, names in enumerate([["fork-bomb"], ["reference", "partial"], ["reference", "partial"],
+                               ["reference", "partial"]]):
         d = tmp_path / f"subs{i}"
         d.mkdir()
         for n in names:
-            shutil.copytree(batch["subs"] / n, d / n)
+            shutil.copytree(base / n, d / n)
         procs.append(subprocess.Popen(
-            [PY, str(t / "harness" / "grade.py"), "all", str(d), "-j", "3", "--labs", "9,99", "--expected",
-             str(batch["hidden"]), "--out", str(tmp_path / f"out{i}"), "--repeat", "2", "--drawn", "1", *FAST],
+            [PY, str(t / "harness" / "grade.py"), "all", str(d), "-j", "2", "--labs", "9,99", "--expected",
+             str(hidden), "--out", str(tmp_path / f"out{i}"), "--repeat", "2", "--drawn", "1", *FAST],
             cwd=t, env=grader_env({"GRADE_SECRET": GRADE_KEY}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True))
     for p in procs:
         text, _ = p.communicate(timeout=runner.seconds(300))
         assert p.returncode == 0, text
 
-    def summary(out, n):
-        r = json.loads((out / "work" / n / "results.json").read_text())
+    def summary(i, n):
+        r = json.loads((tmp_path / f"out{i}" / "work" / n / "results.json").read_text())
         return r["score"], [(x["name"], x["score"], x["tags"]) for x in r["tests"]]
-    for n in ("reference", "broken-step"):
-        first = summary(out0, n)
-        assert summary(tmp_path / "out1", n) == first == summary(tmp_path / "out2", n), n
-    assert summary(out0, "reference")[0] == 20
+    for n in ("reference", "partial"):
+        assert summary(1, n) == summary(2, n) == summary(3, n), n
+    assert summary(1, "reference")[0] == 20 and 10 < summary(1, "partial")[0] < 20
 
 
 # ---- Ctrl-C ----------------------------------------------------------------------
