@@ -44,7 +44,8 @@ def pytest_addoption(parser):
                      help="run every lab N times; every run must match its transcript byte for byte")
 
 
-PLAIN_LOCK = Path(tempfile.gettempdir()) / "mmaplab-pytest-plain-runs.lock"
+# In the machine's temporary folder, not the session's: two `make test`s beside each other share it.
+PLAIN_LOCK = Path(os.environ.get("MMAPLAB_TEST_TMPBASE") or tempfile.gettempdir()) / "mmaplab-pytest-plain-runs.lock"
 _alone = False          # this process holds PLAIN_LOCK exclusively
 
 
@@ -84,7 +85,34 @@ def alone():
             _alone = False
 
 
+# One temporary folder for the whole session (every xdist worker inherits it
+# through TMPDIR), made before any run starts.  At the unshare and rlimits
+# levels an ordinary user's sandbox shares that user's /tmp, and its sweep
+# removes what appeared in /tmp while it ran: a plain run's work folder made
+# by another worker at that moment would be swept away under it.  Inside this
+# folder, which predates every sandbox, nothing a test makes is new in /tmp.
+_session_tmp = None
+
+
+def _private_tmpdir():
+    global _session_tmp
+    if "MMAPLAB_TEST_TMPDIR" in os.environ:        # an xdist worker: the controller made it
+        return
+    os.environ["MMAPLAB_TEST_TMPBASE"] = tempfile.gettempdir()
+    _session_tmp = tempfile.mkdtemp(prefix="mmaplab-tests.")
+    os.chmod(_session_tmp, 0o755)       # a sandbox's uid reaches the folders made in it
+    os.environ["TMPDIR"] = os.environ["MMAPLAB_TEST_TMPDIR"] = _session_tmp
+    tempfile.tempdir = _session_tmp
+
+
+def pytest_unconfigure(config):
+    if _session_tmp:
+        import shutil
+        shutil.rmtree(_session_tmp, ignore_errors=True)
+
+
 def pytest_configure(config):
+    _private_tmpdir()
     config.addinivalue_line("markers", "xdist_group(name): tests that must run in the same xdist worker")
     config.addinivalue_line("markers", "long: a test that takes seconds (it is started early)")
     if not hasattr(runner.run, "__wrapped__"):
