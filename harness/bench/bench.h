@@ -79,6 +79,7 @@ struct results {
 	long runs[NPL], together[NPL];     /* runs, and those that ended with both on the same CPU */
 	double ho[NHO][NSIZES][MAXR];      /* a ring's worth of messages handed between CPUs, each half's MB/s */
 	double ho_local[2][NSIZES][MAXR];  /* the same on one CPU, the halves in turn: fill+sum, copy in+out */
+	double ceiling[NSIZES];            /* memcpy on one core, MB/s: the fastest of many short bursts */
 	double lm[NLM][NPL][LM_RUNS];      /* lmbench: MB/s, or microseconds; NaN when not run */
 	double lm_ours[NLM][NPL][LM_OURS]; /* ours, measured before, between and after the lmbench runs */
 	size_t pf_pages;
