@@ -94,6 +94,7 @@ help:
 	@echo "  make handout      write the student tree to $(BUILD)/handout/ and check it (harness/GRADING.md)"
 	@echo "  make grade [SUBMISSION=dir] [LABS=9,10] [EXPECTED=dir]   grade this tree or a student's copy"
 	@echo "  make grade-all SUBMISSIONS=dir [-j N]   grade every submission in a folder, into a gradebook"
+	@echo "  make gradescope   build the Gradescope autograder zip (GRADE_SECRET=, EXPECTED=; harness/GRADING.md)"
 	@echo "  make mutants [LAB=N]   break each lab's mechanism on purpose; every ok: line must turn NOT OK"
 	@echo "  make test-kernel KVER=...   the transcript tests on a Debian kernel under qemu (harness/kernel/README.md)"
 	@echo "  make clean        remove $(BUILD)/"
@@ -154,7 +155,8 @@ expected: all
 
 # Grading: harness/grade.py, run in the sandbox by harness/runner.py; see harness/GRADING.md.
 .PHONY: handout grade grade-all
-NEED_BWRAP = sh harness/need.sh bubblewrap || echo "(no bubblewrap: grading uses a weaker sandbox and says which)" >&2
+NEED_BWRAP = sh harness/need.sh bubblewrap || echo "(no bubblewrap: grading uses a weaker sandbox and says which)" >&2; \
+	sh harness/need.sh strace || echo "(no strace: system-call signatures cannot be checked; the grader says so)" >&2
 GRADE_OPTS = $(if $(LABS),--labs '$(LABS)') $(if $(EXPECTED),--expected '$(EXPECTED)')
 
 handout: all
@@ -164,6 +166,11 @@ handout: all
 grade: all
 	@$(NEED_BWRAP)
 	$(PYTHON) harness/grade.py grade $(GRADE_OPTS) $(if $(SUBMISSION),--submission '$(SUBMISSION)')
+
+# The Gradescope autograder zip (setup.sh, run_autograder, the tree, hidden transcripts, the secret).
+.PHONY: gradescope
+gradescope: all
+	$(PYTHON) harness/gradescope/build.py $(if $(EXPECTED),--expected '$(EXPECTED)')
 
 grade-all: all
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=dir [-j N]" >&2; exit 2; }
