@@ -10,7 +10,8 @@
  * directory with `make bench LMBENCH=dir`.  Placement: 1 CPU, the whole
  * program on one CPU (its children inherit that, as with taskset -c);
  * 2 CPUs, lmbench's own LMBENCH_SCHED="CUSTOM_SPREAD a b", which puts its
- * reader on CPU a and its writer on CPU b; scheduler, neither.  ENOUGH,
+ * benchmark process on CPU a and the process it forks on CPU b, chosen so
+ * that the writer (or pinger) runs where ours does; scheduler, neither.  ENOUGH,
  * LOOP_O and TIMING_O are what lmbench's own script computes once and
  * exports (the time of one measurement, the loop and clock overheads);
  * without them every program spends most of a minute calibrating.
@@ -34,7 +35,11 @@ static double run_one(const struct settings *s, const char *prog, int pl)
 {
 	char path[4096], sched[64];
 	snprintf(path, sizeof path, "%s/%s", s->lmbench, prog);
-	snprintf(sched, sizeof sched, "CUSTOM_SPREAD %d %d", s->cpu[0], s->cpu[1]);
+	/* CUSTOM_SPREAD a b: lmbench's benchmark process on a, the process it forks on b.  In bw_* the
+	 * benchmark process reads and its child writes; in lat_* it sends the ping and its child echoes.
+	 * Ours: the producer (writer, pinger) on cpu[0], the consumer (reader, echo) on cpu[1]. */
+	bool bw = prog[0] == 'b';
+	snprintf(sched, sizeof sched, "CUSTOM_SPREAD %d %d", s->cpu[bw ? 1 : 0], s->cpu[bw ? 0 : 1]);
 	int out[2];
 	if (pipe(out) == -1)
 		die("pipe");
@@ -101,7 +106,9 @@ void measure_lmbench(const struct settings *s, struct results *r)
 	       "   between and after them\n",
 	       s->lmbench, LM_RUNS, LM_AROUND);
 	printf("   1 CPU:     %s taskset -c %d PROGRAM\n", lm_env, s->cpu[0]);
-	printf("   2 CPUs:    %s LMBENCH_SCHED='CUSTOM_SPREAD %d %d' PROGRAM\n", lm_env, s->cpu[0], s->cpu[1]);
+	printf("   2 CPUs:    %s LMBENCH_SCHED='CUSTOM_SPREAD %d %d' bw_pipe (bw_unix: the same; lat_*: '... %d %d'):\n"
+	       "              the writer or the pinger on CPU %d, as ours\n",
+	       lm_env, s->cpu[1], s->cpu[0], s->cpu[0], s->cpu[1], s->cpu[0]);
 	printf("   scheduler: %s PROGRAM\n", lm_env);
 	fflush(stdout);
 	for (int k = 0; k < NLM; k++)
