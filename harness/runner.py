@@ -60,6 +60,7 @@ the sandbox, where this file is all there is of the harness.
 """
 import fcntl
 import json
+import math
 import os
 import re
 import secrets
@@ -215,11 +216,17 @@ PROBE = "i=0; while [ $i -lt 20 ]; do i=$((i+1)); /bin/true; done; i=0; while [ 
 PROBE_SECONDS = 0.03      # what PROBE takes on a quiet 2-CPU Debian 12 VM
 
 
+_slowness = None           # the supervisor's: the caller's measure, given in its settings
+
+
 def slowness():
     """How many times slower than a quiet 2-CPU machine this one is now (at
     least 1): PROBE (20 process starts and a shell loop) timed three times,
     the median.  Measured once per session: the value goes into the
-    environment (MMAPLABS_SLOWNESS), so the processes the harness starts reuse it."""
+    environment (MMAPLABS_SLOWNESS), so the processes the harness starts reuse it
+    (the supervisor, whose environment is the sandbox's, gets it in its settings)."""
+    if _slowness:
+        return _slowness
     try:
         return max(1.0, float(os.environ["MMAPLABS_SLOWNESS"]))
     except (KeyError, ValueError):
@@ -251,9 +258,11 @@ class Policy:
     # Which leftovers are the run's.  "token": only names and keys that carry
     # its run token (and unattached IPC_PRIVATE segments whose creator is
     # gone): other runs, tests and users go on beside a plain run.  "new":
-    # everything that appeared during the run (owned by the student's uid
-    # where /dev/shm and /tmp are the host's): untrusted code need not use the
-    # token, and a sandbox is not shared.
+    # everything that appeared during the run (where System V objects,
+    # /dev/shm and /tmp are the host's: only what the student's uid made or
+    # owns and, when that uid is not the sandbox's own, what no other live
+    # run's token marks): untrusted code need not use the token, and a
+    # sandbox is not shared.
     attribute: str
     # A process group that exists but may not be signalled (EPERM).  "alive":
     # a leftover still running (at the plain level only the run's own
@@ -555,7 +564,11 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         cfg = {
             "timeout": timeout,
             "rlimits": sandboxed,
-            "cpu": limits.cpu_seconds or int(timeout) + 2,
+            # RLIMIT_CPU backs the wall-clock limit up: one thread cannot use
+            # more CPU than the time it ran, so it leaves the supervisor
+            # seconds(2) (scaled like every wait) to notice the limit and kill.
+            "cpu": limits.cpu_seconds or math.ceil(timeout + seconds(2)),
+            "slowness": slowness(),
             "as": limits.address_space,
             "fsize": limits.file_size,
             "nproc": nproc,
@@ -685,7 +698,8 @@ def _kill_uid(uid, grace=0.0):
     while _uid_pids(uid) and time.monotonic() < end:
         time.sleep(0.005)
     seen = set()
-    for _ in range(200):
+    end = time.monotonic() + seconds(1)     # SIGKILLed processes go within milliseconds
+    while time.monotonic() < end:
         left = _uid_pids(uid)
         if not left:
             break
@@ -858,7 +872,8 @@ def _reap():
 
 def _kill_strays(pidns):
     seen = set()
-    for _ in range(500):
+    end = time.monotonic() + seconds(5)     # a fork bomb refills as it is killed: give it time to run dry
+    while time.monotonic() < end:
         left = _strays(pidns)
         if not left:
             break
@@ -903,12 +918,59 @@ def _sysv():
 
 def _sysv_ours(kind, row, key_k):
     """At attribute "token": keyed with the run's K, or (a segment) private,
-    unattached and made by a process that is gone."""
+    unattached and made by a process that is gone, not by a sandbox's uid (a
+    graded program's, at the rlimits level beside us, as root)."""
     key = int(row["key"]) & 0xFFFFFFFF
     if key:
         return (key >> 16) & 0x7FFF == key_k
+    if int(row.get("cuid", -1)) in UIDS and int(row.get("cuid", -1)) != os.getuid():
+        return False
     return (kind == "shm" and int(row.get("nattch", 1)) == 0
             and not os.path.exists(f"/proc/{row.get('cpid', '1')}"))
+
+
+def _token_held_by_another(k, own_k):
+    """True if run token K (not ours) is held by a run on this machine now (its
+    flock in TOKEN_LOCKS, _Token): what carries it is that run's."""
+    if k == own_k or not 1 <= k <= 0x7FFF:
+        return False
+    try:
+        fd = os.open(TOKEN_LOCKS / ("r%04x" % k), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+NAME_TOKEN_RE = re.compile(r"^mmaplab-r([0-9a-f]{4})-")
+
+
+def _sysv_new_ours(kind, row, student_uid, shared_uid, key_k):
+    """At attribute "new" where the host's System V objects are seen (the
+    rlimits level): the student's uid made or owns it.  Where that uid is not
+    the student's alone (an ordinary user's grader: its plain runs, another
+    test's, share it), also not keyed with another live run's token and not a
+    segment whose creator still runs (the student's processes are all gone by
+    now)."""
+    if student_uid not in (int(row.get("uid", -1)), int(row.get("cuid", -1))):
+        return False
+    if not shared_uid:
+        return True
+    key = int(row["key"]) & 0xFFFFFFFF
+    if key and not key >> 31 and _token_held_by_another((key >> 16) & 0x7FFF, key_k):
+        return False
+    return not (kind == "shm" and os.path.exists(f"/proc/{row.get('cpid', '0')}"))
+
+
+def _name_of_another_run(name, own_k):
+    """A /dev/shm or /tmp name "mmaplab-rKKKK-..." of another live run."""
+    m = NAME_TOKEN_RE.match(name)
+    return bool(m) and _token_held_by_another(int(m.group(1), 16), own_k)
 
 
 def _entries(d, uid=None, prefix=None):
@@ -955,6 +1017,8 @@ class _Stop(Exception):
 def inner(cfg, argv):
     import ctypes
     import resource
+    global _slowness
+    _slowness = cfg["slowness"]             # seconds() here: the caller's measure, no probe of our own
     report = os.fdopen(cfg["fd"], "w")
     os.set_inheritable(cfg["fd"], False)
     nonce = os.environ.pop("MMAPLAB_REPORT_NONCE", "")
@@ -1048,8 +1112,16 @@ def inner(cfg, argv):
     if n and not timed_out:
         leftovers.append(f"{n} process(es) still running after the program ended (killed)")
     now = _sysv()
+    # At the rlimits level (the host's IPC namespace) only what the student's
+    # uid made or owns is the run's: as root that uid is the sandbox's own
+    # (lease()); as an ordinary user it is also ours, so objects of other live
+    # runs (their token) are left to them.
+    shared_ipc = not by_token and not cfg["ipcns"]
+    shared_uid = not cfg["drop"]
     for (kind, ident) in sorted(set(now) - sysv_before):
         if by_token and not _sysv_ours(kind, now[(kind, ident)], key_k):
+            continue
+        if shared_ipc and not _sysv_new_ours(kind, now[(kind, ident)], student_uid, shared_uid, key_k):
             continue
         flag, what = SYSV[kind]
         leftovers.append(f"System V {what} {ident} left behind (removed; the lab forgot IPC_RMID)")
@@ -1062,6 +1134,8 @@ def inner(cfg, argv):
     def sweep(path, what):
         if path in keep:
             return
+        if not by_token and shared_uid and _name_of_another_run(os.path.basename(path), key_k):
+            return           # a plain run's name beside a sandbox sharing its uid: not the student's
         _remove(path)
         if ambiguous and os.path.lexists(path):
             return

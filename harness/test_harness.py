@@ -188,19 +188,110 @@ def test_leftovers_are_reported_and_removed(alone):
     assert any("System V segment" in l for l in r.leftovers), "an orphaned IPC_PRIVATE segment"
 
 
+def _segments():
+    """{shmid: (key as unsigned, cuid, cpid)} of the System V segments now."""
+    out = {}
+    for line in open("/proc/sysvipc/shm").readlines()[1:]:
+        f = line.split()
+        out[int(f[1])] = (int(f[0]) & 0xFFFFFFFF, int(f[9]), int(f[4]))
+    return out
+
+
+def _rmid(shmid):
+    subprocess.run(["ipcrm", "-m", str(shmid)], stderr=subprocess.DEVNULL)
+
+
 def test_sysv_keys_are_attributed_by_the_token():
-    """A segment keyed with the run's K is its leftover; one keyed with another K is not."""
+    """A segment keyed with the run's K is its leftover; one keyed with another run's K is not.
+    The other K is a token this test holds, so no run beside it has it (or takes the
+    segment for its own), and the segment goes in any case, even when an assert fails."""
+    other = runner._Token()
+    k2 = runner.run_token_key(other.value)
+    theirs_key = (k2 << 16) | 0x1234
     ours = SHMGET.format(key="(k << 16) | 0x1234")
-    theirs = SHMGET.format(key="(((k % 0x7fff) + 1) << 16) | 0x1234")
-    before = set(l.split()[1] for l in open("/proc/sysvipc/shm").readlines()[1:])
-    r = plain([sys.executable, "-c", f"{ours}\n{theirs}"])
-    assert r.returncode == 0, r.stderr
-    assert len([l for l in r.leftovers if "System V segment" in l]) == 1, r.leftovers
-    left = [l.split() for l in open("/proc/sysvipc/shm").readlines()[1:] if l.split()[1] not in before]
-    mine = [f for f in left if (int(f[0]) & 0xFFFFFFFF) & 0xFFFF == 0x1234 and int(f[4]) != os.getpid()]
-    for f in mine:
-        subprocess.run(["ipcrm", "-m", f[1]])
-    assert len(mine) == 1, "the other run's segment must be left alone"
+    theirs = SHMGET.format(key=hex(theirs_key))
+    try:
+        r = plain([sys.executable, "-c", f"{ours}\n{theirs}"])
+        assert r.returncode == 0, r.stderr
+        assert len([l for l in r.leftovers if "System V segment" in l]) == 1, r.leftovers
+        assert [key for key, _, _ in _segments().values() if key == theirs_key], \
+            "the other run's segment must be left alone"
+    finally:
+        for shmid, (key, _, _) in _segments().items():
+            if key == theirs_key:
+                _rmid(shmid)
+        other.release()
+
+
+SANDBOXED_SEGMENT = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+shmid = libc.shmget(0, ctypes.c_size_t(os.sysconf("SC_PAGE_SIZE")), 0o1600)
+assert shmid != -1, os.strerror(ctypes.get_errno())
+with open("ready", "w") as f:
+    f.write(str(shmid))
+open("go").read()
+"""
+
+
+def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
+    """At the rlimits level the host's System V objects are visible: the sweep
+    removes the program's own segment and leaves alone what others made
+    meanwhile: (as root) another uid's, a segment keyed with another live run's
+    token and a private one whose creator still runs (an ordinary user's
+    sandbox shares that user's uid with its plain runs)."""
+    import ctypes
+    import select
+    import threading
+    os.chmod(tmp_path, 0o755)
+    for fifo in ("ready", "go"):
+        os.mkfifo(tmp_path / fifo)
+        os.chmod(tmp_path / fifo, 0o666)
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = ctypes.c_size_t(os.sysconf("SC_PAGE_SIZE"))
+    other = runner._Token()
+    mine = []
+    result = {}
+
+    def sandboxed():
+        result["r"] = runner.run([sys.executable, "-c", SANDBOXED_SEGMENT], runner.seconds(10), level="rlimits",
+                                 workdir=tmp_path, limits=runner.Limits(address_space=0), check_workdir=False)
+    t = threading.Thread(target=sandboxed)
+    t.start()
+    go = None
+    try:
+        ready = os.open(tmp_path / "ready", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            readable, _, _ = select.select([ready], [], [], runner.seconds(10))
+            students = int(os.read(ready, 64) or b"-1") if readable else -1
+        finally:
+            os.close(ready)
+        assert students >= 0, "the sandboxed program did not make its segment"
+        for key in ((runner.run_token_key(other.value) << 16) | 0x4321, 0):    # another run's; private
+            shmid = libc.shmget(key, page, 0o1600)
+            assert shmid != -1, os.strerror(ctypes.get_errno())
+            mine.append(shmid)
+        end = time.monotonic() + runner.seconds(10)
+        while go is None and time.monotonic() < end:          # the program opens it right after "ready"
+            try:
+                go = os.open(tmp_path / "go", os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.005)
+        assert go is not None, "the sandboxed program never waited for its go"
+    finally:
+        if go is not None:
+            os.close(go)
+        t.join()
+        left = _segments()
+        for shmid in mine:
+            _rmid(shmid)
+        other.release()
+    r = result["r"]
+    assert r.returncode == 0 and not r.timed_out, r.stderr
+    assert r.leftovers == [f"System V segment {students} left behind (removed; the lab forgot IPC_RMID)"], \
+        r.leftovers
+    assert students not in left
+    assert all(shmid in left for shmid in mine), "the sweep removed a segment that was not the program's"
 
 
 def test_other_runs_objects_are_not_touched():
