@@ -43,7 +43,16 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 chmod 1777 /tmp
 
 say "TK-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
-say "guest: $(uname -srm); $(nproc) vCPUs; $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
+# The guest's speed, measured the harness's way (runner.slowness: process starts and a
+# shell loop against a quiet 2-CPU machine): the emulation and the host's load together.
+# test-kernel.sh derives the run's time limit from it (limits.sh).
+slow=$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import runner; print("%.2f" % runner.slowness())' \
+	/tmp/tk/src/harness 2>&1)
+case "$slow" in
+[0-9]*) say "TK-SLOWNESS $slow" ;;
+*) say "TK-FATAL guest: cannot measure the guest's slowness: $slow"; exit ;;
+esac
+say "guest: $(uname -srm); $(nproc) vCPUs; $(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo); slowness $slow (runner.slowness)"
 say "guest: THP enabled=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo n/a)"
 say "guest: overcommit_memory=$(cat /proc/sys/vm/overcommit_memory) shmmax=$(cat /proc/sys/kernel/shmmax) shmmni=$(cat /proc/sys/kernel/shmmni) max_user_namespaces=$(cat /proc/sys/user/max_user_namespaces)"
 say "guest: $(awk '$2 == "/" || $2 == "/tmp" || $2 == "/dev/shm" { printf "%s on %s (%s)  ", $1, $2, $3 }' /proc/self/mounts)"

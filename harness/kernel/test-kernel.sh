@@ -13,12 +13,18 @@
 # Exit status: 0 all passed, 1 a build or a test failed, 2 setup or boot failure,
 # 3 cannot run here (qemu or the kernel cannot be had; the reason is printed).
 #
+# Time limits (limits.sh): none is a fixed number of seconds.  Each is a quiet-machine
+# figure times the measured slowness times a margin: the boot's by the host's slowness
+# (runner.slowness), the run's by the guest's own, which guest.sh measures after the boot
+# (TK-SLOWNESS): the emulation's cost and the host's load, measured instead of assumed.
+#
 # Environment (all optional):
-#   TK_TIME_LIMIT  seconds for the whole guest run, boot included (default 3600; the
-#                  transcript tests take 5-10 min per kernel for both users under TCG,
-#                  the full suite up to ~35 min)
-#   TK_BOOT_LIMIT  seconds from qemu's start to the guest's first line (default 300;
-#                  measured: 10-25 s under TCG)
+#   TK_TIME_LIMIT  seconds for the whole guest run, boot included, instead of the limit
+#                  derived from the guest's slowness
+#   TK_TIME_CAP    at most this many seconds for the whole guest run (ci.sh: CI's budget)
+#   TK_BOOT_LIMIT  seconds from qemu's start to the guest's first line, instead of the
+#                  derived one
+#   TK_MARGIN      the margin of the derived limits (limits.sh; default 3)
 #   TK_ACCEL       auto (default: KVM if a probe boot works, else TCG), kvm or tcg
 #   TK_SMP, TK_MEM, TK_DISK_GB   vCPUs (2), MiB of memory (4096), scratch disk (8, sparse)
 #   TK_CACHE       where kernels, initramfs, the KVM probe and logs go (default build/kernel)
@@ -40,14 +46,15 @@ KVER=${1:-}
 USERS_ARG=${2:-root,user}
 PYTEST_ARGS=${3:-}
 CACHE=${TK_CACHE:-$ROOT/build/kernel}
-TIME_LIMIT=${TK_TIME_LIMIT:-3600}
-BOOT_LIMIT=${TK_BOOT_LIMIT:-300}
+TIME_LIMIT=${TK_TIME_LIMIT:-}
+TIME_CAP=${TK_TIME_CAP:-}
+BOOT_LIMIT=${TK_BOOT_LIMIT:-}
 ACCEL=${TK_ACCEL:-auto}
 SMP=${TK_SMP:-2}
 MEM=${TK_MEM:-4096}
 DISK_GB=${TK_DISK_GB:-8}
-# A KVM probe boot that works prints the kernel banner within a second or two.
-KVM_PROBE_LIMIT=${TK_KVM_PROBE_LIMIT:-30}
+KVM_PROBE_LIMIT=${TK_KVM_PROBE_LIMIT:-}
+. "$HERE/limits.sh"
 
 note() { echo "$ME: $*" >&2; }
 verdict() { echo "test-kernel ${KVER:-?}: $*"; }
@@ -77,7 +84,7 @@ for u in $(echo "$USERS_ARG" | tr ',' ' '); do
 	esac
 done
 [ -n "$USERS" ] || broken "USERS is empty"
-for n in "$TIME_LIMIT" "$BOOT_LIMIT" "$SMP" "$MEM" "$DISK_GB" "$KVM_PROBE_LIMIT"; do
+for n in "$SMP" "$MEM" "$DISK_GB" "${TIME_LIMIT:-0}" "${TIME_CAP:-0}" "${BOOT_LIMIT:-0}" "${KVM_PROBE_LIMIT:-0}"; do
 	case "$n" in '' | *[!0-9]*) broken "TK_* limits and sizes must be whole numbers (got '$n')" ;; esac
 done
 [ "$(uname -m)" = x86_64 ] || cannot "the host is $(uname -m); this runs Debian's amd64 kernels under qemu-system-x86_64"
@@ -122,6 +129,18 @@ if [ -n "$need" ]; then
 	fi
 fi
 [ -x /bin/busybox ] || cannot "busybox-static is installed but /bin/busybox is missing"
+
+# ---- the host's speed, and the limits that follow from it (limits.sh) -------------
+HOST_SLOW=$(tk_host_slowness)
+[ -n "$HOST_SLOW" ] || broken "cannot measure the host's slowness (python3 $ROOT/harness/runner.py)"
+if [ -n "$BOOT_LIMIT" ]; then
+	BOOT_HOW="TK_BOOT_LIMIT"
+else
+	BOOT_LIMIT=$(tk_seconds "$TK_Q_BOOT" "$HOST_SLOW" "$TK_MARGIN")
+	BOOT_HOW="host slowness $HOST_SLOW x $TK_Q_BOOT s x margin $TK_MARGIN; TK_BOOT_LIMIT changes it"
+fi
+[ -n "$KVM_PROBE_LIMIT" ] || KVM_PROBE_LIMIT=$(tk_seconds "$TK_Q_KVM" "$HOST_SLOW" "$TK_MARGIN")
+GRACE=$(tk_seconds "$TK_Q_GRACE" "$HOST_SLOW")
 
 # ---- the kernel and its initramfs (cached per kernel) ---------------------------
 KDIR=$CACHE/$KVER
@@ -219,7 +238,7 @@ kvm_probe() {
 	fi
 	note "probing KVM: booting $KVER with no root (at most $KVM_PROBE_LIMIT s)"
 	log=$CACHE/kvm-probe.log
-	timeout -k 5 "$KVM_PROBE_LIMIT" qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nodefaults \
+	timeout -k "$GRACE" "$KVM_PROBE_LIMIT" qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nodefaults \
 		-no-user-config -display none -serial "file:$log" -no-reboot \
 		-kernel "$KDIR/vmlinuz" -append "console=ttyS0 panic=-1" >/dev/null 2>&1
 	if grep -aq 'Linux version' "$log" 2>/dev/null; then
@@ -282,11 +301,16 @@ rm -rf "$RUN/stage"
 # ---- boot ---------------------------------------------------------------------------
 # ttyS0: the kernel's console (console.log); ttyS1: the guest's results (results.log).
 note "booting $KVER: $ACCEL_WHY; $SMP vCPUs, $MEM MiB; users: $USERS; PYTEST_ARGS=$PYTEST_ARGS"
-note "limits: boot ${BOOT_LIMIT} s, whole run ${TIME_LIMIT} s (TK_BOOT_LIMIT, TK_TIME_LIMIT); logs in $RUN"
+if [ -n "$TIME_LIMIT" ]; then
+	run_how="${TIME_LIMIT} s (TK_TIME_LIMIT)"
+else
+	run_how="the guest's slowness x $TK_Q_RUN s x $(echo "$USERS" | wc -w) user(s) x margin $TK_MARGIN, from the boot"
+fi
+note "limits: boot ${BOOT_LIMIT} s ($BOOT_HOW); run: $run_how${TIME_CAP:+, at most $TIME_CAP s in all (TK_TIME_CAP)}; logs in $RUN"
 : >"$RUN/results.log"
 : >"$RUN/console.log"
 t_start=$(now)
-nice -n 10 timeout -k 10 "$TIME_LIMIT" qemu-system-x86_64 "$@" -smp "$SMP" -m "$MEM" \
+nice -n 10 qemu-system-x86_64 "$@" -smp "$SMP" -m "$MEM" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-chardev "file,id=console,path=$RUN/console.log" -serial chardev:console \
 	-chardev "file,id=results,path=$RUN/results.log" -serial chardev:results \
@@ -296,23 +320,53 @@ nice -n 10 timeout -k 10 "$TIME_LIMIT" qemu-system-x86_64 "$@" -smp "$SMP" -m "$
 	-drive "file=$RUN/scratch.img,format=raw,if=virtio,cache=unsafe" \
 	>"$RUN/qemu.log" 2>&1 &
 QPID=$!
-# Boot watchdog: the guest's first line (or a fatal one) must come within BOOT_LIMIT.
+# Watchdog: the guest's first line (or a fatal one) must come within BOOT_LIMIT, and
+# its slowness (TK-SLOWNESS) within BOOT_LIMIT more; that sets the run's limit
+# (limits.sh), unless TK_TIME_LIMIT fixed it.  Past the limit qemu gets SIGTERM, and
+# SIGKILL after GRACE.  It polls once a second: an interval, not a deadline.
 (
-	i=0
-	while [ "$i" -lt "$BOOT_LIMIT" ]; do
-		if grep -aqE 'TK-(BOOTED|FATAL)' "$RUN/results.log"; then
-			echo "$(now)" >"$RUN/booted"
-			exit 0
-		fi
-		kill -0 "$QPID" 2>/dev/null || exit 0
-		sleep 1
-		i=$((i + 1))
-	done
-	: >"$RUN/boot-timeout"
-	kill "$QPID" 2>/dev/null
+	elapsed() { secs "$t_start" "$(now)"; }
+	stop_qemu() {
+		: >"$RUN/$1"
+		kill "$QPID" 2>/dev/null
+		end=$(($(elapsed) + GRACE))
+		while kill -0 "$QPID" 2>/dev/null && [ "$(elapsed)" -lt "$end" ]; do sleep 1; done
+		kill -KILL "$QPID" 2>/dev/null
+		exit 0
+	}
+	# wait_for REGEX LIMIT: 0 when a line matching REGEX came, 1 when qemu ended, 2 at LIMIT
+	wait_for() {
+		while ! grep -aqE "$1" "$RUN/results.log"; do
+			kill -0 "$QPID" 2>/dev/null || return 1
+			[ "$(elapsed)" -lt "$2" ] || return 2
+			sleep 1
+		done
+	}
+	wait_for 'TK-(BOOTED|FATAL)' "$BOOT_LIMIT"
+	case $? in 1) exit 0 ;; 2) stop_qemu boot-timeout ;; esac
+	now >"$RUN/booted"
+	limit=$TIME_LIMIT
+	if [ -z "$limit" ]; then
+		booted=$(elapsed)
+		wait_for 'TK-(SLOWNESS|FATAL)' $((booted + BOOT_LIMIT))
+		case $? in 1) exit 0 ;; 2) stop_qemu slowness-timeout ;; esac
+		slow=$(sed -n 's/.*TK-SLOWNESS \([0-9.]*\).*/\1/p' "$RUN/results.log" | head -n 1)
+		[ -n "$slow" ] || exit 0                 # TK-FATAL: the guest powers off by itself
+		limit=$((booted + $(tk_seconds "$TK_Q_RUN" "$slow" "$TK_MARGIN") * $(echo "$USERS" | wc -w)))
+		how="guest slowness $slow x $TK_Q_RUN s x $(echo "$USERS" | wc -w) user(s) x margin $TK_MARGIN, after a boot of $booted s"
+	else
+		how="TK_TIME_LIMIT"
+	fi
+	if [ -n "$TIME_CAP" ] && [ "$limit" -gt "$TIME_CAP" ]; then
+		limit=$TIME_CAP how="TK_TIME_CAP; derived: $how"
+	fi
+	echo "$limit s ($how)" >"$RUN/time-limit"
+	note "time limit of the guest run: $(cat "$RUN/time-limit")"
+	wait_for 'TK-DONE' "$limit"
+	case $? in 2) stop_qemu time-out ;; esac
 ) &
 WPID=$!
-tail -n +1 -f --pid="$QPID" "$RUN/results.log" | grep -av --line-buffered -E '^TK-(RESULT|DONE|BOOTED)'
+tail -n +1 -f --pid="$QPID" "$RUN/results.log" | grep -av --line-buffered -E '^TK-(RESULT|DONE|BOOTED|SLOWNESS)'
 wait "$QPID"
 qrc=$?
 QPID=""
@@ -369,9 +423,11 @@ if ! grep -aq 'TK-DONE' "$RUN/results.log"; then
 	if [ -n "$fatal" ]; then
 		why="$fatal"
 	elif [ -f "$RUN/boot-timeout" ]; then
-		why="the guest did not start within TK_BOOT_LIMIT=$BOOT_LIMIT s"
-	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-		why="the guest did not finish within TK_TIME_LIMIT=$TIME_LIMIT s"
+		why="the guest did not start within $BOOT_LIMIT s ($BOOT_HOW)"
+	elif [ -f "$RUN/slowness-timeout" ]; then
+		why="the guest did not report its slowness within $BOOT_LIMIT s of its boot"
+	elif [ -f "$RUN/time-out" ]; then
+		why="the guest did not finish within its time limit, $(cat "$RUN/time-limit") (TK_MARGIN or TK_TIME_LIMIT change it)"
 	else
 		why="qemu ended (exit $qrc) before the guest finished"
 	fi
