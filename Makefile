@@ -187,7 +187,7 @@ mutants: all
 .PHONY: test-kernel
 test-kernel:
 	@test -n "$(KVER)" || { echo "usage: make test-kernel KVER=6.1.0-47-amd64 [USERS=root,user|root|user] [PYTEST_ARGS=...]" >&2; exit 2; }
-	sh harness/kernel/test-kernel.sh '$(KVER)' '$(or $(USERS),root,user)' $(if $(PYTEST_ARGS),'$(PYTEST_ARGS)')
+	sh harness/kernel/test-kernel.sh '$(KVER)' '$(USERS)' $(if $(PYTEST_ARGS),'$(PYTEST_ARGS)')
 
 clean:
 	rm -rf $(BUILD)
