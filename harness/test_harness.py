@@ -235,11 +235,11 @@ open("go").read()
 
 
 def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
-    """At the rlimits level the host's System V objects are visible: the sweep
-    removes the program's own segment and leaves alone what others made
-    meanwhile: (as root) another uid's, a segment keyed with another live run's
-    token and a private one whose creator still runs (an ordinary user's
-    sandbox shares that user's uid with its plain runs)."""
+    """At the rlimits level the host's System V objects and /dev/shm are visible:
+    the sweep removes the program's own segment and leaves alone what others
+    made meanwhile: (as root) another uid's; a segment and a /dev/shm name marked
+    with another live run's token, and a private segment whose creator still
+    runs (an ordinary user's sandbox shares that user's uid with its plain runs)."""
     import ctypes
     import select
     import threading
@@ -250,6 +250,7 @@ def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
     libc = ctypes.CDLL(None, use_errno=True)
     page = ctypes.c_size_t(os.sysconf("SC_PAGE_SIZE"))
     other = runner._Token()
+    other_name = f"/dev/shm/mmaplab-{other.value}-{os.getpid()}-sweep"
     mine = []
     result = {}
 
@@ -271,6 +272,7 @@ def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
             shmid = libc.shmget(key, page, 0o1600)
             assert shmid != -1, os.strerror(ctypes.get_errno())
             mine.append(shmid)
+        open(other_name, "w").close()
         end = time.monotonic() + runner.seconds(10)
         while go is None and time.monotonic() < end:          # the program opens it right after "ready"
             try:
@@ -283,8 +285,11 @@ def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
             os.close(go)
         t.join()
         left = _segments()
+        name_left = os.path.exists(other_name)
         for shmid in mine:
             _rmid(shmid)
+        if name_left:
+            os.unlink(other_name)
         other.release()
     r = result["r"]
     assert r.returncode == 0 and not r.timed_out, r.stderr
@@ -292,6 +297,7 @@ def test_rlimits_sweep_takes_only_the_students_objects(tmp_path):
         r.leftovers
     assert students not in left
     assert all(shmid in left for shmid in mine), "the sweep removed a segment that was not the program's"
+    assert name_left, "the sweep removed another run's /dev/shm name"
 
 
 def test_other_runs_objects_are_not_touched():
