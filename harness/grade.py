@@ -27,8 +27,10 @@ reports (reports.py, the formats).  The handout is harness/handout.py.
   * Every graded run is traced (strace around the whole sandbox command); a
     run that lacks its lab's [signature] earns nothing (no-mechanism).
   * Timeout per variant = max(scale x the reference solution's time for it
-    on this machine, floor); the reference runs are cached per machine, tree
-    and parameters.
+    on this machine, floor); the floor is FLOOR seconds of a quiet machine
+    scaled by this one's measured slowness (runner.seconds), unless
+    TIMEOUT_FLOOR / --timeout-floor gives it in seconds; the reference runs
+    are cached per machine, tree and parameters.
   * Everything runs in the sandbox, compiling included, under a uid leased
     for this grading (runner.lease()).  A failure of the grader itself is
     retried, then graded `grader-error` (never the student's), and the
@@ -69,6 +71,7 @@ import variants  # noqa: E402
 ROOT = labs.ROOT
 LAB_CENTS = 1000                 # 10 points, in hundredths
 REPEAT = 3
+FLOOR = 5                        # the least time limit, in seconds of a quiet 2-CPU machine (runner.seconds)
 DRAWN = 1                        # variants drawn per parametrised lab and student
 RETRIES = 2                      # more tries of a run the grader's side failed
 TRACE_CAP = 16 << 20             # bytes of trace kept per run
@@ -83,20 +86,35 @@ class Settings:
     hidden: tuple = ()               # folders of hidden transcripts
     repeat: int = REPEAT             # runs per variant
     scale: float = field(default_factory=lambda: float(os.environ.get("TIMEOUT_SCALE", "10")))
-    floor: float = field(default_factory=lambda: float(os.environ.get("TIMEOUT_FLOOR", "5")))
+    # TIMEOUT_FLOOR or --timeout-floor: seconds, as given.  Not given (None): FLOOR
+    # seconds of a quiet 2-CPU machine, scaled by this one's measured slowness.
+    floor: float = field(default_factory=lambda: float(os.environ["TIMEOUT_FLOOR"])
+                         if os.environ.get("TIMEOUT_FLOOR") else None)
     drawn: int = DRAWN
     secret: bytes = field(default=None, repr=False)   # never printed, never passed on a command line
     signatures: bool = True          # False: --no-signatures, said in every report
 
     @property
+    def floor_seconds(self):
+        """The least time limit of a run, in seconds on this machine now."""
+        return self.floor if self.floor is not None else runner.seconds(FLOOR)
+
+    @property
+    def floor_rule(self):
+        if self.floor is not None:
+            return f"{self.floor:g} s"
+        return f"{FLOOR:g} s on a quiet machine, here {self.floor_seconds:.1f} s (its measured slowness)"
+
+    @property
     def timeout_rule(self):
-        return f"{self.scale:g} x the reference time, at least {self.floor:g} s"
+        return f"{self.scale:g} x the reference time, at least {self.floor_rule}"
 
     def argv(self):
         """The command-line options that give a child grader these settings
         (the secret goes through the environment)."""
-        a = ["--repeat", str(self.repeat), "--timeout-scale", str(self.scale), "--timeout-floor", str(self.floor),
-             "--drawn", str(self.drawn)]
+        a = ["--repeat", str(self.repeat), "--timeout-scale", str(self.scale), "--drawn", str(self.drawn)]
+        if self.floor is not None:      # else the child derives it from the slowness it inherits
+            a += ["--timeout-floor", str(self.floor)]
         if self.labs:
             a += ["--labs", self.labs]
         if self.hidden:
@@ -106,7 +124,8 @@ class Settings:
         return a
 
     def key(self):
-        return (f"{self.labs}|{self.repeat}|{self.scale}|{self.floor}|{LAB_CENTS}|{self.drawn}|"
+        floor = f"quiet:{FLOOR}" if self.floor is None else self.floor     # the rule, not this moment's value
+        return (f"{self.labs}|{self.repeat}|{self.scale}|{floor}|{LAB_CENTS}|{self.drawn}|"
                 f"{variants.secret_id(self.secret)}|{self.signatures}")
 
 
@@ -446,6 +465,69 @@ def stage(template, files, where, uid=None):
 
 RESOURCE_ERRORS = ("Resource temporarily unavailable",)
 
+# A source that could make its own compile depend on more than its text:
+# the date and time, or a name spliced or pasted together (which may be one of them).
+UNCACHEABLE = ("__DATE__", "__TIME__", "__TIMESTAMP__", "##", "\\\n", "\\\r", "??/")
+
+
+class CompileCache:
+    """A lab's programs, built once per content: identical sources (the
+    handout's stubs a class leaves alone, a resubmission) compile once.
+    build/grade/compiled/KEY/, KEY = the grader's part of the tree (the
+    Makefile, labs.mk, labs/common, the lab's own other files, the compiler:
+    grader_part's key), the sandbox level, the grader's uid and the lab's
+    student files, name and bytes.  Only at the bwrap level, where a
+    compile sees nothing but /usr and its own tree, and only what build_all
+    made before any student program ran; never a source that could read the
+    clock or splice names (UNCACHEABLE).  The folder is the grader's alone
+    (0700); a hit is copied into the build tree as make would have left it."""
+
+    def __init__(self, part, lvl):
+        self.on = lvl == "bwrap"
+        self.base = labs.build_dir() / "grade" / "compiled"
+        self.prefix = f"{Path(part).parent.name}|{lvl}|uid{os.geteuid()}"
+
+    def _key(self, lab, files):
+        mine = {rel: v for rel, v in files.items() if rel.startswith(f"labs/{lab.slug}/")}
+        if not self.on or not mine or any(not isinstance(v, bytes) or any(u.encode() in v for u in UNCACHEABLE)
+                                          for v in mine.values()):
+            return None
+        return hashlib.sha256(f"{self.prefix}|{lab.slug}|{files_hash(mine)}".encode()).hexdigest()[:32]
+
+    def fetch(self, lab, files, where, uid):
+        """Put the cached programs in place: whether there were."""
+        key = self._key(lab, files)
+        d = self.base / key if key else None
+        if not d or not all((d / p).is_file() for p in lab.programs):
+            return False
+        for p in lab.programs:
+            dest = Path(where) / lab.program_path("build", p)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(d / p, dest)
+            if os.geteuid() == 0 and uid is not None:
+                os.lchown(dest.parent, uid, uid)
+                os.lchown(dest, uid, uid)
+        return True
+
+    def store(self, lab, files, where):
+        key = self._key(lab, files)
+        if not key or (self.base / key).is_dir():
+            return
+        self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o700)
+        tmp = Path(tempfile.mkdtemp(prefix=key + ".", dir=self.base))
+        try:
+            for p in lab.programs:
+                src = Path(where) / lab.program_path("build", p)
+                if not src.is_file() or src.is_symlink():
+                    return
+                shutil.copy2(src, tmp / p, follow_symlinks=False)
+            os.rename(tmp, self.base / key)
+        except OSError:           # another grader stored the same meanwhile
+            pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
 
 def build_all(where, labs_sel, lvl, uid=None):
     """Compile every lab at once (make -k, one make instead of one per lab):
@@ -676,7 +758,7 @@ def draw_variants(cases, specs, refs, settings, student, log):
             continue
         if ref.get("missing"):
             unsigned[lab.slug] = ref["missing"]
-        c.timeout = max(settings.scale * ref["seconds"], settings.floor)
+        c.timeout = max(settings.scale * ref["seconds"], settings.floor_seconds)
     return unsigned
 
 
@@ -795,7 +877,7 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
     header = [f"- submission: {reports.code(str(sub))}",
               f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
               variant_line(settings), sig_line,
-              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor:g} s)"]
+              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor_rule})"]
     if settings.secret and lvl == "rlimits" and secret_on_a_command_line(settings.secret):
         header.append("- **warning: the secret is on a command line (make grade GRADE_SECRET=...): at the rlimits "
                       "level student code can read it in /proc; give it as `export GRADE_SECRET=...` or "
@@ -845,8 +927,15 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
                 runs.mkdir()
                 os.chmod(runs, 0o755)
                 problems = stage(part, files, where, lease.uid)
-                built = build_all(where, [lab for lab in labs_sel if lab.slug not in problems
-                                          and any(c.lab == lab.slug and not c.error for c in cases)], lvl, lease.uid)
+                wanted = [lab for lab in labs_sel if lab.slug not in problems
+                          and any(c.lab == lab.slug and not c.error for c in cases)]
+                compiled = CompileCache(part, lvl)
+                cached = [lab for lab in wanted if compiled.fetch(lab, files, where, lease.uid)]
+                built = build_all(where, [lab for lab in wanted if lab not in cached], lvl, lease.uid)
+                for lab in wanted:        # before any student program runs
+                    if built.get(lab.slug) == (None, None):
+                        compiled.store(lab, files, where)
+                built.update({lab.slug: (None, None) for lab in cached})
                 for lab in labs_sel:
                     lc = [c for c in cases if c.lab == lab.slug and not c.error]
                     if not lc:
@@ -937,6 +1026,7 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
     protect([ROOT, out, *settings.hidden, os.environ.get(variants.SECRET_FILE_ENV)], lvl, log)
     log(runner.describe(lvl))
     runner.remember_level()                       # the child graders reuse what was found here
+    runner.slowness()                             # ... and this speed (MMAPLABS_SLOWNESS): one floor for all
     if signature_policy(settings, lvl)[0]:
         os.environ["MMAPLABS_STRACE_PROBED"] = "ok"
     version = grader_version(settings)
@@ -1074,7 +1164,8 @@ def main(argv=None):
     common.add_argument("--drawn", type=int, default=int(os.environ.get("DRAWN") or DRAWN),
                         help="variants drawn per parametrised lab and student (with a secret)")
     common.add_argument("--timeout-scale", type=float, default=defaults.scale)
-    common.add_argument("--timeout-floor", type=float, default=defaults.floor)
+    common.add_argument("--timeout-floor", type=float, default=defaults.floor,
+                        help=f"the least time limit, in seconds (default: {FLOOR:g} s x this machine's measured slowness)")
     common.add_argument("--secret-file", help="the instructor's secret (else GRADE_SECRET or GRADE_SECRET_FILE)")
     common.add_argument("--no-signatures", action="store_true", default=os.environ.get("SIGNATURES") == "0",
                         help="do not trace runs (said in every report)")

@@ -240,25 +240,32 @@ def lab_tests(results, lab):
 
 # ---- the reference, a broken lab, a missing lab, the handout -------------------
 
+# Two batches, each one grade-all run (-j 4, with an instructor's secret: lab 09
+# is graded on a variant drawn for each student), each an xdist group of its
+# own (XDIST_SHARED, conftest.py), so the two run on two workers at once.
+XDIST_SHARED = {"batch", "hostile"}
+CLASS = ["broken-compile", "broken-step", "cheat-arithmetic", "cheat-copy-other", "cheat-print-public",
+         "handout", "missing-lab", "nondeterministic", "reference"]
+
+
+def grade_batch(t, hidden, subs, tmp_path_factory, env=None):
+    """grade-all over subs (the batch's settings), with the host's state before and after."""
+    before = host_state(t)
+    out = tmp_path_factory.mktemp("out")
+    r = grade_py(t, "all", str(subs), "-j", "4", "--labs", "9,99", "--expected", str(hidden),
+                 "--out", str(out), "--repeat", "2", "--drawn", "1", *FAST,
+                 env={"GRADE_SECRET": GRADE_KEY, **(env or {})})
+    return {"run": r, "out": out, "subs": subs, "before": before, "after": host_state(t),
+            "tree": t, "hidden": hidden}
+
+
 @pytest.fixture(scope="module")
 def batch(tree, tmp_path_factory):
-    """Grade, in one batch (-j 2, with an instructor's secret: lab 09 is graded
-    on a variant drawn for each student), the hostile corpus, the cheater
-    corpus, the handout, the reference and a few broken submissions.  Two
-    students' gradings fail on the grader's side (injected): once (retried)
-    and for good (grader-error)."""
+    """The class: the cheater corpus, the handout, the reference and a few
+    broken submissions.  Two students' gradings fail on the grader's side
+    (injected): once (retried) and for good (grader-error)."""
     t, hidden = tree
     subs = tmp_path_factory.mktemp("subs")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.setblocking(False)
-    port = listener.getsockname()[1]
-    for f in sorted(HOSTILE.glob("*.c")):
-        if not protected(f.stem):
-            continue
-        src = f.read_text().replace("@GRADER_ROOT@", str(t)).replace("@HIDDEN@", str(hidden / "99-victim.txt"))
-        submission(subs, f.stem, t, victim=src.replace("@PORT@", str(port)))
     submission(subs, "reference", t)
     submission(subs, "handout", t, sigbus=lambda s: handout.strip(s), victim=handout.strip(VICTIM))
     submission(subs, "broken-compile", t, sigbus=lambda s: must_replace(s, "int main(", "int main oops("))
@@ -279,21 +286,36 @@ def batch(tree, tmp_path_factory):
     faults = tmp_path_factory.mktemp("faults") / "faults"
     faults.write_text(f"1 {' '.join(drawn_variant(t, 'reference')[0])}\n"
                       f"-1 {' '.join(drawn_variant(t, 'nondeterministic')[0])}\n")
-    before = host_state(t)
-    out = tmp_path_factory.mktemp("out")
-    r = grade_py(t, "all", str(subs), "-j", "4", "--labs", "9,99", "--expected", str(hidden),
-                 "--out", str(out), "--repeat", "2", "--drawn", "1", *FAST,
-                 env={"GRADE_SECRET": GRADE_KEY, runner.FAULTS_ENV: str(faults)})
+    return grade_batch(t, hidden, subs, tmp_path_factory, env={runner.FAULTS_ENV: str(faults)})
+
+
+@pytest.fixture(scope="module")
+def hostile(tree, tmp_path_factory):
+    """The hostile corpus (harness/hostile/): each replaces lab 99's program;
+    its lab 09 is the reference's."""
+    t, hidden = tree
+    subs = tmp_path_factory.mktemp("hostile")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    for f in sorted(HOSTILE.glob("*.c")):
+        if not protected(f.stem):
+            continue
+        src = f.read_text().replace("@GRADER_ROOT@", str(t)).replace("@HIDDEN@", str(hidden / "99-victim.txt"))
+        submission(subs, f.stem, t, victim=src.replace("@PORT@", str(port)))
     try:
-        conn, _ = listener.accept()
-        conn.close()
-        connected = True
-    except BlockingIOError:
-        connected = False
-    listener.close()
-    after = host_state(t)
-    return {"run": r, "out": out, "subs": subs, "before": before, "after": after, "connected": connected,
-            "tree": t, "hidden": hidden}
+        b = grade_batch(t, hidden, subs, tmp_path_factory)
+        try:
+            conn, _ = listener.accept()
+            conn.close()
+            b["connected"] = True
+        except BlockingIOError:
+            b["connected"] = False
+    finally:
+        listener.close()
+    return b
 
 
 def results_of(batch, name):
@@ -310,6 +332,13 @@ def test_batch_ran(batch):
     assert r.returncode == 1, r.stdout + r.stderr           # grader-broken: a grader error, said by the exit status
     flagged = [l for l in r.stdout.splitlines() if "GRADER ERROR" in l and l.startswith("[")]
     assert len(flagged) == 1 and "nondeterministic" in flagged[0], r.stdout
+
+
+def test_hostile_batch_ran(hostile):
+    """No hostile case is taken for a failure of the grader."""
+    r = hostile["run"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "GRADER ERROR" not in r.stdout, r.stdout
 
 
 def test_reference_scores_full_marks(batch):
@@ -365,22 +394,37 @@ def test_hidden_variants_are_graded_but_not_shown(batch):
     assert SECRET not in json.dumps(r)
 
 
-def test_reports_parse(batch):
-    out, subs = batch["out"], batch["subs"]
-    names = sorted(p.name for p in subs.iterdir())
-    assert len(names) >= 13
-    with open(out / "gradebook.csv", newline="") as f:
+def reports_parse(b, names):
+    assert sorted(p.name for p in b["subs"].iterdir()) == names
+    with open(b["out"] / "gradebook.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["student"] for r in rows) == names
     for n in names:
-        ET.parse(out / "work" / n / "junit.xml")
-        assert (out / "feedback" / f"{n}.md").exists()
+        ET.parse(b["out"] / "work" / n / "junit.xml")
+        assert (b["out"] / "feedback" / f"{n}.md").exists()
+
+
+def test_reports_parse(batch):
+    reports_parse(batch, CLASS)
+
+
+def test_hostile_reports_parse(hostile):
+    reports_parse(hostile, [n for n in HOSTILE_CASES if protected(n)])
+    assert len(CLASS) + len(HOSTILE_CASES) >= 13
+
+
+def secret_never_in_a_report(b):
+    for f in b["out"].rglob("*"):
+        if f.is_file():
+            assert GRADE_KEY not in f.read_text(errors="replace"), f
 
 
 def test_the_secret_never_reaches_a_report(batch):
-    for f in batch["out"].rglob("*"):
-        if f.is_file():
-            assert GRADE_KEY not in f.read_text(errors="replace"), f
+    secret_never_in_a_report(batch)
+
+
+def test_the_secret_never_reaches_a_hostile_report(hostile):
+    secret_never_in_a_report(hostile)
 
 
 # ---- the cheater corpus ----------------------------------------------------------
@@ -486,19 +530,23 @@ def test_killed_grader_leaves_a_result_file(tree, tmp_path):
 def grade_and_kill(t, sub, out, tmp_path):
     env = grader_env({"TMPDIR": str(tmp_path)})
     p = subprocess.Popen([PY, str(t / "harness" / "grade.py"), "grade", "--submission", str(sub), "--labs", "9,99",
-                          "--out", str(out), "--timeout-floor", "3"], cwd=t, env=env, start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          "--out", str(out), "--timeout-floor", f"{runner.seconds(3):.2f}"], cwd=t, env=env,
+                         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def lab_99_running():    # the endless program itself (argv[0]), not only its sandbox's command line
+        return any(c.split(b"\0")[0].endswith(b"/99-victim/victim") and str(tmp_path).encode() in c
+                   for c in map(_cmdline, filter(str.isdigit, os.listdir("/proc"))))
     try:
         deadline = time.monotonic() + runner.seconds(60)
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and p.poll() is None:
             try:
                 r = json.loads((out / "results.json").read_text())
-                if r["tests"][0]["status"] == "passed":
-                    break
-            except (OSError, ValueError):
+                if r["tests"][0]["status"] == "passed" and lab_99_running():
+                    break                    # lab 09 graded, now inside the endless lab 99
+            except (OSError, ValueError, IndexError):
                 pass
-            time.sleep(0.1)
-        time.sleep(0.5)                      # now inside the endless lab 99
+            time.sleep(0.05)
+        assert p.poll() is None and lab_99_running(), "the grader never reached lab 99's endless run"
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
@@ -525,12 +573,20 @@ def _cmdline(pid):
 
 # ---- the hostile corpus --------------------------------------------------------
 
-def test_host_unchanged(batch):
+def host_unchanged(batch):
     b, a = batch["before"], batch["after"]
     assert a["procs"] == b["procs"], "a process of the graded code survived"
     assert a["shm"] == b["shm"] and a["sysv"] == b["sysv"] and a["tmp"] == b["tmp"]
     assert not a["root"]
     assert a["tree"] == b["tree"], "the grader's tree was changed"
+
+
+def test_host_unchanged(hostile):
+    host_unchanged(hostile)
+
+
+def test_host_unchanged_by_the_class(batch):
+    host_unchanged(batch)
 
 
 def test_weaker_levels_say_so():
@@ -544,11 +600,11 @@ def test_weaker_levels_say_so():
 
 
 @pytest.mark.parametrize("name", HOSTILE_CASES)
-def test_hostile_contained_and_other_lab_graded(batch, name):
+def test_hostile_contained_and_other_lab_graded(hostile, name):
     if not protected(name):
         pytest.skip(f"sandbox level {runner.level()[0]} as uid {os.geteuid()} does not isolate what {name} "
                     "attacks, and says so in every report (test_weaker_levels_say_so)")
-    r = results_of(batch, name)
+    r = results_of(hostile, name)
     assert r["extra_data"]["final"]
     assert sum(t["score"] for t in lab_tests(r, "09-sigbus-eof")) == 10, "the other lab was not graded in full"
     (t, hid) = lab_tests(r, "99-victim")
@@ -566,14 +622,14 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
         "big-file": lambda: status == "crashed (SIGXFSZ)" and "big.dat" in out,
         "megabytes": lambda: status == "output limit",
         "bad-utf8": lambda: status == "failed" and "\\xff" in out and "\\x1b[2J" in out and "\\x00" in out,
-        "write-outside": lambda: "write " + str(batch["tree"]) in out,
+        "write-outside": lambda: "write " + str(hostile["tree"]) in out,
         "read-hidden": lambda: SECRET not in out,
         "include-hidden": lambda: status == "compile error" and SECRET not in r["output"] + out,
         "include-dev-zero": lambda: status == "compile error" and "memory" in out,
-        "network": lambda: not batch["connected"] or level == "rlimits",
+        "network": lambda: not hostile["connected"] or level == "rlimits",
     }[name]
     assert expect(), f"{name}: status {status}\n{out}"
-    for f in (batch["out"] / "work" / name).iterdir():
+    for f in (hostile["out"] / "work" / name).iterdir():
         assert SECRET not in f.read_text(errors="replace"), f"the hidden variant leaked into {f.name}"
     if name == "network" and level != "rlimits":
         assert "CONNECTED" not in out
@@ -581,11 +637,11 @@ def test_hostile_contained_and_other_lab_graded(batch, name):
         m = re.search(r"running as uid (\d+)\n", out)
         assert m and int(m.group(1)) in runner.UIDS, "as root, student code runs as a sandbox uid of its own"
     if name == "bad-utf8":
-        for f in [batch["out"] / "work" / name / "feedback.md", batch["out"] / "feedback" / f"{name}.md"]:
+        for f in [hostile["out"] / "work" / name / "feedback.md", hostile["out"] / "feedback" / f"{name}.md"]:
             md = f.read_text()
             assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", md), f
             assert not [l for l in outside_fences(md) if "INJECTED" in l], f
-        raw = (batch["out"] / "work" / name / "results.json").read_text()
+        raw = (hostile["out"] / "work" / name / "results.json").read_text()
         assert "\\u001b" not in raw and "\\u0000" not in raw         # no raw ESC or NUL in what Gradescope shows
     if name == "write-outside" and level == "bwrap":
         assert "WRITTEN" not in out.split("/tmp/")[0]
@@ -873,3 +929,34 @@ def test_gradescope_route_leaks_nothing(tree, tmp_path):
         assert inc["tags"][1] == "compile error", inc
     finally:
         shutil.rmtree(ag, ignore_errors=True)
+
+
+# ---- the compile cache ----------------------------------------------------------
+
+def test_the_compile_cache_keys_every_input_and_refuses_what_it_cannot_key(tmp_path):
+    import grade
+    lab = labs.get(9)
+    rel = f"labs/{lab.slug}/sigbus-eof.c"
+    src = (ROOT / rel).read_bytes()
+    part = tmp_path / "0123456789abcdef" / "tree"
+    c = grade.CompileCache(part, "bwrap")
+    k = c._key(lab, {rel: src})
+    assert k and k == c._key(lab, {rel: src, "labs/99-victim/victim.c": b"other lab"})
+    assert c._key(lab, {rel: src + b" "}) != k                                   # the student's bytes
+    assert grade.CompileCache(tmp_path / "fedcba9876543210" / "tree", "bwrap")._key(lab, {rel: src}) != k   # the grader's part
+    assert grade.CompileCache(part, "rlimits")._key(lab, {rel: src}) is None        # a compile that sees the host
+    assert c._key(lab, {rel: "missing"}) is None
+    for trick in (b'const char *when = __TIME__;', b'#define T(a, b) a ## b', b'int x = __TI\\\nME__;', b'??/\n'):
+        assert c._key(lab, {rel: src + trick}) is None, trick
+
+
+def test_the_class_batch_used_the_compile_cache(batch):
+    """Seven of its submissions have the reference's lab 99: it was compiled and kept."""
+    import grade
+    if runner.level()[0] != "bwrap":
+        pytest.skip("the compile cache is used at the bwrap level only")
+    t = batch["tree"]
+    victim = {"labs/99-victim/victim.c": (batch["subs"] / "reference" / "labs" / "99-victim" / "victim.c").read_bytes()}
+    keys = [grade.CompileCache(part, "bwrap")._key(labs.get(99, t), victim)
+            for part in (t / "build" / "grade" / "parts").glob("*/tree")]
+    assert any((t / "build" / "grade" / "compiled" / k / "victim").is_file() for k in keys), keys
