@@ -298,6 +298,16 @@ def main(argv=None):
                 log(f"       {line}")
         log("")
         first = runs[0][3]
+        for s in students:                      # per student: which results, in which runs
+            kinds = {}
+            for i, (_, _, _, r) in enumerate(runs, 1):
+                kinds.setdefault(repr(r[1][s]), []).append(i)
+            if len(kinds) > 1:
+                results = [runs[ix[0] - 1][3][1][s] for ix in kinds.values()]
+                tests = sorted({t[1] for res in results for t in res[1] if any(t not in o[1] for o in results)})
+                log(f"{s}: {len(kinds)} different results: " + "; ".join(
+                    f"{res[0]} in run(s) {', '.join(map(str, ix))}" for res, ix in zip(results, kinds.values()))
+                    + f"; differing: {', '.join(tests)}")
         same = all(not differences(first, r, students) for _, _, _, r in runs)
         clean = all(rc == 0 for _, _, rc, _ in runs)
         ref = first[2].get("reference", {})
