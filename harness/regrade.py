@@ -310,8 +310,10 @@ def main(argv=None):
                     + f"; differing: {', '.join(tests)}")
         same = all(not differences(first, r, students) for _, _, _, r in runs)
         clean = all(rc == 0 for _, _, rc, _ in runs)
-        ref = first[2].get("reference", {})
-        full = ref.get("percent") in ("100.0", "100") and ref.get("score") == ref.get("max_score")
+        refs = [r[3][2].get("reference", {}) for r in runs]
+        low = [(i, ref.get("score"), ref.get("max_score")) for i, ref in enumerate(refs, 1)
+               if not (ref.get("percent") in ("100.0", "100") and ref.get("score") == ref.get("max_score"))]
+        full = not low
         times = [t1 - t0 for t0, t1, _, _ in runs]
         log(f"wall time per grading: {min(times):.0f}-{max(times):.0f} s (mean {sum(times) / len(times):.0f} s)")
         if bomb:
@@ -324,7 +326,8 @@ def main(argv=None):
                 f"progress {100 * busy / max(end - start, 1e-9):.0f} % of the time; its results: {'; '.join(outcomes) or 'none'}")
             bomb = None
         log(f"exit status of every grading 0: {'yes' if clean else 'NO (see ' + str(out) + '/run-NN.log)'}")
-        log(f"the reference scored 100 %: {'yes' if full else 'NO: ' + str(ref.get('score')) + '/' + str(ref.get('max_score'))}")
+        log("the reference scored 100 % in every grading: " + ("yes" if full else "NO: " + ", ".join(
+            f"run {i}: {sc}/{mx}" for i, sc, mx in low)))
         log(f"all {args.n} gradebooks identical: {'yes' if same else 'NO'}")
         status = 0 if same and clean and full else 1
         log("verdict: " + ("SAME CODE, SAME SCORE" if status == 0 else "NOT TRUSTWORTHY (above: what differs)"))
