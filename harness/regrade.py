@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import labs  # noqa: E402
+import runner  # noqa: E402
 
 GRADE = HERE / "grade.py"
 FIXED_SECRET = "mmap-labs regrade check: a fixed phrase, not a course secret"
@@ -149,7 +150,7 @@ class Grader:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
-                self.p.wait(timeout=30)
+                self.p.wait(timeout=runner.seconds(30))   # the grader's own SIGTERM path, scaled to this machine
             except subprocess.TimeoutExpired:
                 pass
         try:
