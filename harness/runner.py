@@ -603,6 +603,7 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
             env = dict(os.environ)
         else:
             env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C"}
+        env["MMAPLABS_SLOWNESS"] = f"{slowness():.2f}"   # the labs' own limits scale by it (limit_ms)
         env["MMAPLAB_RUN"] = token.value
         env["MMAPLAB_REPORT_NONCE"] = nonce     # the supervisor takes it out before the program starts
         pre = [box.enter] if box else []

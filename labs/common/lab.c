@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -256,6 +257,20 @@ size_t page_size(void)
 		size = (size_t)n;
 	}
 	return size;
+}
+
+long limit_ms(long quiet_ms)
+{
+	static double slowness;
+	if (slowness == 0) {
+		const char *v = getenv("MMAPLABS_SLOWNESS");
+		char *end = NULL;
+		double s = v ? strtod(v, &end) : 1.0;
+		if (!v || end == v || *end != '\0' || !(s >= 1.0))
+			s = 1.0; /* unset, not a number, or faster than the quiet machine */
+		slowness = s > 1000.0 ? 1000.0 : s;
+	}
+	return (long)(quiet_ms * slowness);
 }
 
 off_t file_size(int fd)

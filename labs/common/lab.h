@@ -89,4 +89,12 @@ void cleanup_now(void);                    /* run and forget them all */
 size_t page_size(void);  /* sysconf(_SC_PAGESIZE), cached */
 off_t file_size(int fd); /* st_size of an open file (fstat) */
 
+/* ---- time limits ---------------------------------------------------------- */
+
+/* A limit that only a broken program reaches (a waiter nobody wakes), given
+ * in milliseconds of a quiet 2-CPU machine and scaled by how much slower this
+ * machine is now: MMAPLABS_SLOWNESS, which the harness measures and passes
+ * to every run (1 when it is not set, as for `make lab-N`; at most 1000). */
+long limit_ms(long quiet_ms);
+
 #endif
