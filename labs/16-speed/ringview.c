@@ -6,6 +6,11 @@
  * stage, so the picture is the same on every run: the parent draws head
  * (its own index) and tail (the child's, read from the shared mapping)
  * once the child has said it is done.
+ *
+ * A broken ring stops here at its first stall: a side that gives up (the
+ * other side's index stood still for the ring's stall limit) ends the
+ * exchange, and the step says who gave up, once.  Every limit is a quiet
+ * machine's time scaled by this one's slowness (limit_ms).
  */
 #include "lab.h"
 #include "proc.h"
@@ -72,11 +77,12 @@ static char proc_state(pid_t pid)
 
 /* Until the reader has announced its sleep and sleeps (then it is inside
  * FUTEX_WAIT: nothing else can put it to sleep after the announcement);
- * polling, giving the CPU away, for at most 5 s, and not after the reader
- * has reported (it gave up: its report is waiting in the pipe). */
+ * polling, giving the CPU away, for at most 5 s of a quiet machine, and not
+ * after the reader has reported (it gave up: its report is waiting in the
+ * pipe). */
 static bool reader_asleep(const struct ring *r, pid_t pid, int report_fd)
 {
-	double end = now() + 5;
+	double end = now() + (double)limit_ms(5000) / 1000;
 	while (now() < end) {
 		if (atomic_load(&r->reader_sleeps) && proc_state(pid) == 'S')
 			return true;
@@ -96,22 +102,29 @@ struct reader_report {
 };
 
 /* The child: take TAKE bytes on 'a'; on 'b' take the rest, then LAST more,
- * which are not there yet: it sleeps until the writer sends them. */
+ * which are not there yet: it sleeps until the writer sends them.  On 'q'
+ * (the exchange ended early: someone gave up) it stops. */
 static void reader(struct ring_end *e, struct pair *pr)
 {
 	unsigned char *buf = map_anon(TOTAL);
 	struct reader_report rep;
 	memset(&rep, 0, sizeof rep);
 	pair_signal(pr, 'r');
-	double deadline = now() + 30;
-	if (pair_wait(pr) != 'a')
+	double deadline = now() + (double)limit_ms(30000) / 1000;
+	char go = pair_wait(pr);
+	if (go == 'q')
+		_exit(0);
+	if (go != 'a')
 		_exit(3);
 	rep.timeout = ring_recv(e, buf, TAKE, deadline) != 0;
 	rep.taken = rep.timeout ? 0 : TAKE;
 	pair_send(pr, &rep, sizeof rep);
-	if (pair_wait(pr) != 'b')
+	go = pair_wait(pr);
+	if (go == 'q')
+		_exit(0);
+	if (go != 'b')
 		_exit(3);
-	if (!rep.timeout && ring_recv(e, buf + TAKE, TOTAL - TAKE, deadline) == 0)
+	if (ring_recv(e, buf + TAKE, TOTAL - TAKE, deadline) == 0)
 		rep.taken = TOTAL;
 	else
 		rep.timeout = 1;
@@ -121,12 +134,32 @@ static void reader(struct ring_end *e, struct pair *pr)
 	pair_send(pr, &rep, sizeof rep);
 }
 
-void ring_show(const struct chan_cfg *cfg, uint64_t seed)
+/* A side gave up at its first stall: say so, stop the reader ('q', or it
+ * has stopped), and fail both checks of the step: the rest of the exchange
+ * would only stall again. */
+static bool gave_up(const char *who, const char *what, const struct ring_end *e, struct pair *pr, pid_t pid)
+{
+	say("the %s gave up: %s within {stall_s=%.1f} s; the exchange ends here", who, what, e->stall);
+	pair_signal(pr, 'q');
+	const char *how = wait_child(pid);
+	if (strcmp(how, "exited 0") != 0)
+		say("the reader process %s", how);
+	check(false, "the writer's process sees the tail the reader's process published, and every byte arrived");
+	check(false, "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	return false;
+}
+
+bool ring_show(const struct chan_cfg *cfg, uint64_t seed)
 {
 	struct ring *r = &cfg->rings[0];
 	ring_reset(r);
-	/* Sleep at once when empty; a nap of 1 s: a missing FUTEX_WAKE shows as a nap that ran out. */
-	struct ring_end e = {.r = r, .nap = 1.0, .cap = VIEW_RING, .chunk = VIEW_RING, .stall = cfg->ring_stall};
+	/* Sleep at once when empty; a nap of 1 s (of a quiet machine): a missing
+	 * FUTEX_WAKE shows as a nap that ran out. */
+	struct ring_end e = {.r = r,
+			     .nap = (double)limit_ms(1000) / 1000,
+			     .cap = VIEW_RING,
+			     .chunk = VIEW_RING,
+			     .stall = cfg->ring_stall};
 	unsigned char *data = map_anon(TOTAL);
 	fill_message(data, TOTAL, seed, 0);
 	struct pair pr;
@@ -145,33 +178,49 @@ void ring_show(const struct chan_cfg *cfg, uint64_t seed)
 		die_msg("the reader did not get ready");
 	say("a %u KiB ring in %d columns of %u KiB: # written and not yet read, . free; T tail, H head",
 	    VIEW_RING / KiB, VIEW_COLS, VIEW_RING / VIEW_COLS / KiB);
-	double deadline = now() + 30;
-	bool sent = ring_send(&e, data, FIRST, deadline) == 0;
+	double deadline = now() + (double)limit_ms(30000) / 1000;
+	bool ok = false;
+	/* 40 KiB into an empty 64 KiB ring: no waiting, whatever the reader does. */
+	if (ring_send(&e, data, FIRST, deadline) != 0) {
+		gave_up("writer", "the empty ring had no room for 40 KiB", &e, &pr, pid);
+		goto out;
+	}
 	draw("the writer sent 40 KiB", r);
 	struct reader_report rep;
 	pair_signal(&pr, 'a');
 	pair_recv(&pr, &rep, sizeof rep);
 	draw("the reader took 24 KiB", r);
+	if (rep.timeout) {
+		gave_up("reader", "head did not bring its 24 KiB", &e, &pr, pid);
+		goto out;
+	}
 	uint32_t tail_seen = atomic_load(&r->tail);
-	sent = sent && ring_send(&e, data + FIRST, FIRST, deadline) == 0;
+	bool sent = ring_send(&e, data + FIRST, FIRST, deadline) == 0;
 	draw("the writer sent 40 KiB more", r);
+	if (!sent) {
+		gave_up("writer", "tail did not make room for the other 40 KiB", &e, &pr, pid);
+		goto out;
+	}
 	pair_signal(&pr, 'b');
 	bool asleep = reader_asleep(r, pid, pr.in);
 	say("the reader takes the rest and waits for %u KiB more: %s", LAST / KiB,
 	    asleep ? "it sleeps in FUTEX_WAIT on head" : "it never went to sleep");
-	sent = sent && ring_send(&e, data + 2 * FIRST, LAST, deadline) == 0;
+	sent = ring_send(&e, data + 2 * FIRST, LAST, deadline) == 0;
 	pair_recv(&pr, &rep, sizeof rep);
 	const char *how = wait_child(pid);
 	uint64_t want = fnv(FNV0, data, TOTAL);
 	say("the writer sent %u KiB, FNV-1a %016llx; the reader read %ld KiB, FNV-1a %016llx", TOTAL / KiB,
 	    (unsigned long long)want, rep.taken / (long)KiB, (unsigned long long)rep.sum);
-	check(sent && !rep.timeout && tail_seen == TAKE && rep.sum == want && strcmp(how, "exited 0") == 0,
-	      "the writer's process sees the tail the reader's process published, and every byte arrived");
+	bool arrived = sent && !rep.timeout && tail_seen == TAKE && rep.sum == want && strcmp(how, "exited 0") == 0;
+	check(arrived, "the writer's process sees the tail the reader's process published, and every byte arrived");
 	say("sleepers woken by the writer's FUTEX_WAKE: %ld; the reader's FUTEX_WAITs ended by a wake-up: %ld, "
 	    "by the end of their nap: %ld",
 	    e.wakes, rep.woken, rep.napped_out);
-	check(asleep && e.wakes == 1 && rep.woken == 1 && rep.napped_out == 0,
-	      "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	bool woke = asleep && e.wakes == 1 && rep.woken == 1 && rep.napped_out == 0;
+	check(woke, "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	ok = arrived && woke;
+out:
 	pair_close(&pr);
 	munmap(data, TOTAL);
+	return ok;
 }

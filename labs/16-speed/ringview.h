@@ -21,7 +21,9 @@
 void ring_picture(uint32_t tail, uint32_t head, uint32_t cap, char *bar, char *marks, size_t cols);
 
 /* The picture and the sleeping reader, in a forked reader process; prints
- * the observations and makes the step's two checks. */
-void ring_show(const struct chan_cfg *cfg, uint64_t seed);
+ * the observations and makes the step's two checks.  Whether both are ok:
+ * a ring that fails them is not measured afterwards.  A side that gives up
+ * (its stall limit) ends the exchange at once. */
+bool ring_show(const struct chan_cfg *cfg, uint64_t seed);
 
 #endif
