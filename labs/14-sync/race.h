@@ -15,10 +15,20 @@
 
 enum method { BY_MUTEX, BY_SEM, BY_ATOMIC };
 
+/* [3], [4] How the handshake of the parent's first increment ended. */
+enum handshake {
+	HS_NONE,    /* there was none (the child's loop, [5]) */
+	HS_ASLEEP,  /* the child slept in its first lock call */
+	HS_MOVED,   /* the counter moved under the parent's load: no lock */
+	HS_GAVE_UP, /* neither, by the deadline */
+};
+const char *handshake_str(enum handshake h); /* "yes", or "no, ..." */
+
 struct tally {
-	long done;     /* increments this process made */
-	long handoffs; /* times the other process had incremented in between */
-	int err;       /* 0, or why the loop stopped early */
+	long done;               /* increments this process made */
+	long handoffs;           /* times the other process had incremented in between */
+	int err;                 /* 0, or why the loop stopped early */
+	enum handshake handshake; /* the parent's: see race() */
 };
 
 /* One row of a timeline: who did what, in the order the rows were added. */
@@ -52,6 +62,7 @@ struct shared {
 	int cv_ready;                   /*      ... the predicate it guards ... */
 	int cv_rc, cv_calls;            /*      ... and what the waiter got */
 	_Atomic int ready, go;          /* the start line of a race */
+	_Atomic int holding, arriving;  /* [3], [4] the handshake of the parent's first increment */
 	_Atomic long progress[2];       /* increments so far: parent, child */
 	struct tally child;             /* what a child reports back */
 	int child_rc;
@@ -63,28 +74,32 @@ const char *rc_str(int r); /* "0", "ETIMEDOUT", ... */
 void init_mutex(pthread_mutex_t *m, bool robust); /* PTHREAD_PROCESS_SHARED */
 
 /* [3]-[5]: fork a child, start both loops of n increments at the same
- * moment (neither more than n/100 ahead), say both tallies, check overlap. */
+ * moment (neither more than n/100 ahead), say both tallies, check overlap.
+ * [3], [4]: the parent's first increment keeps the lock until the child
+ * sleeps on it, or (no lock) until the child's increments land between the
+ * parent's load and store: a missing lock loses an update on every run. */
 void race(struct shared *s, enum method how, long n);
 
 /* glibc's futex word inside a mutex: 0 free, 1 locked, 2 locked and someone
  * is (about to be) waiting in the kernel. */
 int lock_word(pthread_mutex_t *m);
-/* Spin (bounded: 2 s) until pid sleeps in a futex wait: state S in
+/* Spin (bounded: limit_ms(2000)) until pid sleeps in a futex wait: state S in
  * /proc/PID/stat, and /proc/PID/wchan names a futex function where the
  * kernel shows it; for a mutex m, also until its word is 2.  The wchan read
  * is kept for wchan_seen(). */
 bool wait_until_blocked(pid_t pid, pthread_mutex_t *m);
 const char *wchan_seen(void);
-/* Spin (bounded: 2 s) until m's word is value. */
+/* Spin (bounded: limit_ms(2000)) until m's word is value. */
 bool wait_for_word(pthread_mutex_t *m, int value);
 
 /* [7]-[9] A child takes m and exits without unlocking it. */
 void lock_and_die(pthread_mutex_t *m);
-/* [10] The parent holds m; a child waits for it (limit_ms); once the child
+/* [10] The parent holds m; a child waits for it (quiet_ms, scaled by
+ * limit_ms); once the child
  * sleeps in the kernel the parent unlocks.  The child reports what its lock
  * call returned and keeps the lock (if it got it) until the parent has read
  * the lock word.  Returns the child's result; *blocked: it was asleep. */
-int hand_over(pthread_mutex_t *m, long limit_ms, bool *blocked);
+int hand_over(pthread_mutex_t *m, long quiet_ms, bool *blocked);
 
 void tl_reset(struct timeline *t);
 void tl_add(struct timeline *t, int who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	sem_t *empty = named ? named_sem(named, "empty") : &c->empty;
 	sem_t *filled = named ? named_sem(named, "filled") : &c->filled;
 
-	struct timespec deadline = deadline_after_ms(2000); /* the whole exchange */
+	struct timespec deadline = deadline_after_ms(limit_ms(2000)); /* the whole exchange */
 	for (int n = 0; n < MAX_LINES; n++) {
 		/* BEGIN SOLUTION */
 		if (sem_timedwait(filled, &deadline) == -1)

@@ -97,7 +97,7 @@ static void locked_update(struct shared *s, long start)
 	pid_t pid = fork_or_die();
 	if (pid == 0) {
 		pair_child(&p);
-		struct timespec deadline = deadline_after_ms(1000);
+		struct timespec deadline = deadline_after_ms(limit_ms(1000));
 		int r = pthread_mutex_timedlock(&s->mutex, &deadline);
 		long seen = s->slow;    /* load */
 		tl_add(&s->tl, LEFT, "lock: %s; load %ld", r ? errname(r) : "got it", seen);
@@ -113,7 +113,7 @@ static void locked_update(struct shared *s, long start)
 	pair_parent(&p);
 	cleanup_kill(pid);
 	pair_wait(&p);              /* the child holds the lock and has loaded */
-	struct timespec deadline = deadline_after_ms(1000);
+	struct timespec deadline = deadline_after_ms(limit_ms(1000));
 	int r = pthread_mutex_timedlock(&s->mutex, &deadline);
 	long seen = s->slow;        /* load */
 	tl_add(&s->tl, RIGHT, "lock: %s; load %ld", r ? errname(r) : "got it", seen);
@@ -148,7 +148,7 @@ static void condition_variable(struct shared *s, int value)
 	pid_t pid = fork_or_die();
 	if (pid == 0) {
 		pair_child(&p);
-		struct timespec deadline = deadline_after_ms(2000);
+		struct timespec deadline = deadline_after_ms(limit_ms(2000));
 		pt(pthread_mutex_lock(&s->cv_mutex), "pthread_mutex_lock");
 		pair_signal(&p, 'w'); /* holding the mutex, about to wait */
 		int r = 0;
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 	s->child_rc = -1; /* "never returned": not the success value */
 	pid_t pid = fork_or_die();
 	if (pid == 0) {
-		struct timespec deadline = deadline_after_ms(2000);
+		struct timespec deadline = deadline_after_ms(limit_ms(2000));
 		s->child_rc = sem_timedwait(&s->gate, &deadline) == 0 ? 0 : errno;
 		_exit(0);
 	}

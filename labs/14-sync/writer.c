@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	sem_t *empty = named ? named_sem(named, "empty") : &c->empty;
 	sem_t *filled = named ? named_sem(named, "filled") : &c->filled;
 
-	struct timespec deadline = deadline_after_ms(2000); /* the whole exchange */
+	struct timespec deadline = deadline_after_ms(limit_ms(2000)); /* the whole exchange */
 	for (int i = 0; i < n; i++) {
 		/* BEGIN SOLUTION */
 		if (sem_timedwait(empty, &deadline) == -1)
