@@ -5,8 +5,8 @@
     grade.py all     SUBMISSIONS_DIR [-j N] [--labs ...] [--expected ...] [--out build/grade-all]
     grade.py handout [--expected DIR[:DIR]] [--out build/handout]
     (also --repeat N, --drawn N, --timeout-scale X, --timeout-floor S, --secret-file F,
-    --no-signatures; make passes SUBMISSION, LABS, EXPECTED, TIMEOUT_SCALE, TIMEOUT_FLOOR,
-    GRADE_SECRET (or GRADE_SECRET_FILE) through the environment)
+    --no-signatures, --recalibrate; make passes SUBMISSION, LABS, EXPECTED, TIMEOUT_SCALE,
+    TIMEOUT_FLOOR, RECALIBRATE=1, GRADE_SECRET (or GRADE_SECRET_FILE) through the environment)
 
 This file only orchestrates, from a Settings: which labs and variants
 (harness/labs.py, labspec.py, variants.py), the reference solution's runs
@@ -30,7 +30,12 @@ reports (reports.py, the formats).  The handout is harness/handout.py.
     on this machine, floor); the floor is FLOOR seconds of a quiet machine
     scaled by this one's measured slowness (runner.seconds), unless
     TIMEOUT_FLOOR / --timeout-floor gives it in seconds; the reference runs
-    are cached per machine, tree and parameters.
+    are cached per machine, tree and parameters.  The reference's time is
+    calibrated once per lab variant, machine and grader version and kept
+    (Calibrations, build/grade/calibration/), in seconds of a quiet machine,
+    so that every regrade, with or without the reference cache, sets the same
+    limit for the same slowness; --recalibrate (RECALIBRATE=1) measures
+    it again.
   * Everything runs in the sandbox, compiling included, under a uid leased
     for this grading (runner.lease()).  A failure of the grader itself is
     retried, then graded `grader-error` (never the student's), and the
@@ -77,6 +82,7 @@ RETRIES = 2                      # more tries of a run the grader's side failed
 TRACE_CAP = 16 << 20             # bytes of trace kept per run
 MAX_SOURCE = 1 << 20
 INTERRUPTED = 130
+CALIBRATION = "calibration"      # build/grade/calibration/<lab>/: the reference times the limits come from
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ class Settings:
 
     @property
     def timeout_rule(self):
-        return f"{self.scale:g} x the reference time, at least {self.floor_rule}"
+        return (f"{self.scale:g} x the reference time (calibrated once, kept, scaled by this machine's "
+                f"measured slowness), at least {self.floor_rule}")
 
     def argv(self):
         """The command-line options that give a child grader these settings
@@ -642,6 +649,71 @@ class ReferenceError(Exception):
     pass
 
 
+def grader_code_version():
+    """A hash of the grader's code (harness/*.py but the tests): a calibration
+    made by another version of the grader is not reused."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for p in sorted(here.glob("*.py")):
+        if not p.name.startswith(("test_", "conftest")):
+            h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class Calibrations:
+    """What each variant's time limit comes from: the reference solution's
+    time for it, measured once and kept, in seconds of a quiet 2-CPU machine
+    (its seconds divided by the slowness measured when it ran), one JSON file
+    per key in folder/<lab>/ (the grader's only).  The key is the lab, the
+    arguments, the lab's files and programs, the machine, the sandbox level
+    and user, tracing and the grader's code: a regrade of the same student
+    with the same grader finds it, whatever the reference cache holds (a
+    cold regrade measures the reference again, but its limit stays).  The
+    first calibration of a key wins, also between graders running at once.
+    A variant's limit is then max(scale x quiet_seconds x the slowness of
+    this grading, floor): the same for the same slowness, and the labs' own
+    limits (limit_ms) scale by that same slowness."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def _path(self, slug, key):
+        return self.folder / slug / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
+
+    def get(self, slug, key):
+        try:
+            data = json.loads(self._path(slug, key).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if data.get("key") == key and isinstance(data.get("quiet_seconds"), (int, float)) else None
+
+    def keep(self, slug, key, value):
+        """The calibration of key: the one kept, or value, kept now."""
+        old = self.get(slug, key)
+        if old:
+            return old
+        path = self._path(slug, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for d in (self.folder, path.parent):
+            os.chmod(d, 0o700)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({**value, "key": key}, f)
+        try:
+            os.link(tmp, path)             # never over another grader's calibration
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        return self.get(slug, key) or {**value, "key": key}
+
+    def forget(self, slugs):
+        """--recalibrate: the labs' calibrations are measured again."""
+        for slug in slugs:
+            shutil.rmtree(self.folder / slug, ignore_errors=True)
+
+
 class References:
     """The reference solution's runs, in the sandbox the student's get:
     the expected transcript of each drawn variant, the time limit of every
@@ -652,6 +724,8 @@ class References:
     def __init__(self, lvl, uid, log, specs, trace):
         self.lvl, self.uid, self.log, self.specs, self.trace = lvl, uid, log, specs, trace
         self.cache = variants.ReferenceCache(labs.build_dir() / "grade" / "reference")
+        self.calibrations = Calibrations(labs.build_dir() / "grade" / CALIBRATION)
+        self.grader = grader_code_version()
         self.machine = f"{platform.node()}|{os.cpu_count()}|{platform.release()}|{lvl}|uid{os.geteuid()}"
         self.tree = {}
         self.copies = None            # a private copy of the reference programs (made when needed)
@@ -686,7 +760,19 @@ class References:
         return d
 
     def run(self, lab, args):
-        """{"body", "seconds", "missing"} of the reference for these arguments."""
+        """{"body", "seconds", "slowness", "missing", "calibration"} of the reference
+        for these arguments (calibration: Calibrations' record, the limit's source)."""
+        value = self.measure(lab, args)
+        key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}|grader={self.grader}"
+        slowness = value.get("slowness") or runner.slowness()      # a cache entry made before it was kept
+        cal = self.calibrations.keep(lab.slug, key, {
+            "args": list(args), "reference_seconds": value["seconds"], "slowness": round(slowness, 2),
+            "quiet_seconds": round(value["seconds"] / slowness, 4),
+            "calibrated": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        return {**value, "calibration": cal}
+
+    def measure(self, lab, args):
+        """{"body", "seconds", "slowness", "missing"}: the reference's run, cached."""
         key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}"
         hit = self.cache.get(key)
         if hit:
@@ -716,7 +802,8 @@ class References:
                            + (f"; stderr: {r.stderr.strip()[-300:]}" if r.stderr.strip() else ""))
             else:
                 value = {"args": list(args), "body": r.stdout, "missing": missing,
-                         "seconds": round(r.program_seconds if r.program_seconds is not None else r.seconds, 4)}
+                         "seconds": round(r.program_seconds if r.program_seconds is not None else r.seconds, 4),
+                         "slowness": round(runner.slowness(), 2)}
                 self.cache.put(key, value)
                 return value
         raise ReferenceError(f"the reference solution fails `{shlex.join([lab.entry, *args])}` in the sandbox "
@@ -758,8 +845,16 @@ def draw_variants(cases, specs, refs, settings, student, log):
             continue
         if ref.get("missing"):
             unsigned[lab.slug] = ref["missing"]
-        c.timeout = max(settings.scale * ref["seconds"], settings.floor_seconds)
+        c.timeout = time_limit(settings, ref["calibration"])
     return unsigned
+
+
+def time_limit(settings, calibration, slowness=None):
+    """A variant's time limit in seconds now: max(scale x the calibrated
+    reference time, in seconds of a quiet machine, x this machine's measured
+    slowness, the floor)."""
+    s = runner.slowness() if slowness is None else slowness
+    return max(settings.scale * calibration["quiet_seconds"] * s, settings.floor_seconds)
 
 
 # ---- running one case --------------------------------------------------------
@@ -877,7 +972,10 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
     header = [f"- submission: {reports.code(str(sub))}",
               f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
               variant_line(settings), sig_line,
-              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor_rule})"]
+              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor_rule}); "
+              f"the reference times are calibrated once per lab variant and grader version and kept "
+              f"({CALIBRATION}/, --recalibrate measures them again), in seconds of a quiet machine "
+              f"times this one's measured slowness ({runner.slowness():.2f} now)"]
     if settings.secret and lvl == "rlimits" and secret_on_a_command_line(settings.secret):
         header.append("- **warning: the secret is on a command line (make grade GRADE_SECRET=...): at the rlimits "
                       "level student code can read it in /proc; give it as `export GRADE_SECRET=...` or "
@@ -1169,6 +1267,9 @@ def main(argv=None):
     common.add_argument("--secret-file", help="the instructor's secret (else GRADE_SECRET or GRADE_SECRET_FILE)")
     common.add_argument("--no-signatures", action="store_true", default=os.environ.get("SIGNATURES") == "0",
                         help="do not trace runs (said in every report)")
+    common.add_argument("--recalibrate", action="store_true", default=os.environ.get("RECALIBRATE") == "1",
+                        help="measure the reference times the time limits come from again (else each is "
+                             "calibrated once per lab variant, machine and grader version, and kept)")
     g = sub.add_parser("grade", parents=[common], help="grade one submission (default: this tree)")
     g.add_argument("--submission", default=os.environ.get("SUBMISSION") or None)
     g.add_argument("--out", default=str(labs.build_dir() / "grade"))
@@ -1204,7 +1305,12 @@ def main(argv=None):
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)      # PR_SET_PDEATHSIG
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    recalibrate = args.recalibrate and not getattr(args, "grader_part", None)
+    os.environ.pop("RECALIBRATE", None)     # once, here: not again in each of grade-all's graders
     try:
+        if recalibrate:
+            Calibrations(labs.build_dir() / "grade" / CALIBRATION).forget(
+                lab.slug for lab in select_labs(settings.labs))
         if args.cmd == "all":
             if not Path(args.submissions).is_dir():
                 ap.error(f"SUBMISSIONS={args.submissions}: no such folder")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """regrade: does the same class get the same gradebook every time?
 
-    python3 harness/regrade.py [-n N] [--fork-bomb] [-j J] [--cold] [OUT]
+    python3 harness/regrade.py [-n N] [--fork-bomb] [-j J] [--cold] [--recalibrate] [--labs 14,16] [OUT]
     make regrade [N=10] [FORK_BOMB=1]
 
 Builds a class in a temporary folder: `reference` (this tree's labs/ as it
@@ -18,7 +18,11 @@ name, score, max_score, status and tags.  Prints a table and a verdict.
 --fork-bomb: while the N gradings run, another grader grades a submission
 whose lab 04 is harness/hostile/fork-bomb.c, again and again.
 --cold: forget the cached reference runs before every grading (the expected
-transcripts and time limits are measured again each time).
+transcripts are measured again each time; the time limits keep the reference
+times calibrated the first time, grade.py's Calibrations).
+--recalibrate: forget those calibrations too before every grading (each
+grading measures its own limits: a slow submission may land on either side).
+--labs 14,16: grade only these labs (grade.py --labs).
 
 Exit status: 0 when every grading exited 0, all gradebooks are identical and
 the reference scored 100 %; 1 otherwise; 2 for a usage error; 130 when
@@ -243,6 +247,9 @@ def main(argv=None):
     ap.add_argument("--fork-bomb", action="store_true", help="grade a fork bomb alongside, all the time")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="grade-all's -j (default 2)")
     ap.add_argument("--cold", action="store_true", help="forget the cached reference runs before each grading")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="forget the calibrated reference times (the time limits' source) before each grading too")
+    ap.add_argument("--labs", default="", help="only these labs: 14,16 (default: every lab)")
     ap.add_argument("out", nargs="?", default=str(labs.build_dir() / "regrade"))
     args = ap.parse_args(argv)
     if args.n < 2:
@@ -264,7 +271,9 @@ def main(argv=None):
         students = make_class(tmp)
         log(f"class: {', '.join(students)}; {args.n} gradings, -j {args.jobs}, "
             f"{'your GRADE_SECRET' if own_secret else 'a fixed test secret'}"
-            f"{', beside a fork bomb' if args.fork_bomb else ''}{', reference runs forgotten each time' if args.cold else ''}; "
+            f"{', beside a fork bomb' if args.fork_bomb else ''}{', reference runs forgotten each time' if args.cold else ''}"
+            f"{', time limits calibrated again each time' if args.recalibrate else ''}"
+            f"{', labs ' + args.labs if args.labs else ''}; "
             f"uid {os.geteuid()}; results in {out}")
         for student, edits in PARTIALS.items():
             for e in edits:
@@ -278,10 +287,12 @@ def main(argv=None):
         for i in range(1, args.n + 1):
             if args.cold:
                 shutil.rmtree(labs.build_dir() / "grade" / "reference", ignore_errors=True)
+            if args.recalibrate:
+                shutil.rmtree(labs.build_dir() / "grade" / "calibration", ignore_errors=True)
             d = out / f"run-{i:02d}"
             t0 = time.monotonic()
-            CURRENT.append(Grader([str(tmp / "class"), "--out", str(d), "-j", str(args.jobs)], env,
-                                  out / f"run-{i:02d}.log"))
+            CURRENT.append(Grader([str(tmp / "class"), "--out", str(d), "-j", str(args.jobs),
+                                   *(["--labs", args.labs] if args.labs else [])], env, out / f"run-{i:02d}.log"))
             rc = CURRENT[-1].wait()
             CURRENT.pop()
             t1 = time.monotonic()

@@ -1007,3 +1007,89 @@ def test_the_class_batch_used_the_compile_cache(batch):
     keys = [grade.CompileCache(part, "bwrap")._key(labs.get(99, t), victim)
             for part in (t / "build" / "grade" / "parts").glob("*/tree")]
     assert any((t / "build" / "grade" / "compiled" / k / "victim").is_file() for k in keys), keys
+
+
+# ---- time limits across regrades -------------------------------------------------
+
+class _FakeRun:
+    """What traced_run gives back for a reference run that took `secs`."""
+
+    def __init__(self, stdout, secs):
+        self.stdout, self.stderr, self.returncode = stdout, "", 0
+        self.timed_out, self.leftovers, self.grader_error = False, [], None
+        self.seconds = self.program_seconds = secs
+
+
+def test_a_regrade_keeps_each_variants_calibrated_time_limit(tmp_path, monkeypatch):
+    """Issue 9: the same code graded again by the same grader gets the same time
+    limit for the same slowness, also when the cached reference runs are
+    forgotten (regrade --cold) and the reference runs at another speed: the
+    reference's time is calibrated once (grade.Calibrations) and kept.  A new
+    grader version or --recalibrate measures it again; a slower machine scales
+    the kept limit.  The reference's runs are faked (their time is what this
+    is about); the grader's code that sets the limits is the real one."""
+    import grade
+    monkeypatch.setenv("BUILD", str(tmp_path / "build"))
+    monkeypatch.setenv("MMAPLABS_SLOWNESS", "1.00")
+    lab = labs.get(9)
+    settings = grade.Settings(labs="9", scale=10, floor=None)
+    ran = []
+
+    def fake_traced_run(argv, timeout, *a, **k):
+        ran.append(argv)
+        args = [str(x) for x in argv[1:]]
+        body = next(v.body for v in mmaplabs.variants(lab) if list(v.args) == args)
+        return _FakeRun(body, ref_secs[0]), []
+    monkeypatch.setattr(grade, "traced_run", fake_traced_run)
+
+    def limits():
+        """Grade's limits for lab 09's variants now, with a fresh References (a new grading)."""
+        cases, _, specs = grade.collect([lab], settings)
+        refs = grade.References("plain", None, lambda *a: None, specs, False)
+        refs.copies = tmp_path / "copies"
+        refs.copies.mkdir(exist_ok=True)
+        monkeypatch.setattr(refs, "programs", lambda lab: tmp_path)
+        grade.draw_variants(cases, specs, refs, settings, "", lambda *a: None)
+        assert all(c.error is None for c in cases), [c.error for c in cases]
+        return [round(c.timeout, 3) for c in cases]
+
+    ref_secs = [0.8]
+    first = limits()
+    assert first and set(first) == {8.0}, first           # 10 x 0.8 s, above the 5 s floor
+    runs = len(ran)
+    assert limits() == first and len(ran) == runs          # warm: the reference is not run again
+
+    shutil.rmtree(tmp_path / "build" / "grade" / "reference")     # regrade --cold
+    ref_secs = [1.3]                                       # ... at a busier moment
+    assert limits() == first, "a cold regrade changed the time limit"
+    assert len(ran) > runs, "the reference was not run again: the test proves nothing"
+
+    monkeypatch.setenv("MMAPLABS_SLOWNESS", "2.00")        # a grading on a machine twice as slow
+    assert limits() == [16.0] * len(first)                 # the kept limit, scaled as the labs' limit_ms()
+    monkeypatch.setenv("MMAPLABS_SLOWNESS", "1.00")
+
+    grade.Calibrations(tmp_path / "build" / "grade" / grade.CALIBRATION).forget([lab.slug])    # --recalibrate
+    assert limits() == [13.0] * len(first)                 # measured again: the cold run's 1.3 s
+    ref_secs = [0.4]
+    shutil.rmtree(tmp_path / "build" / "grade" / "reference")
+    monkeypatch.setattr(grade, "grader_code_version", lambda: "another-grader")
+    assert limits() == [5.0] * len(first)                  # another grader version: calibrated anew (floor)
+
+    cal = grade.Calibrations(tmp_path / "cal")             # two graders at once: the first calibration wins
+    a = cal.keep("09", "k", {"quiet_seconds": 1.0})
+    b = cal.keep("09", "k", {"quiet_seconds": 2.0})
+    assert a["quiet_seconds"] == b["quiet_seconds"] == 1.0
+
+
+def test_recalibrate_forgets_only_the_chosen_labs(tmp_path, monkeypatch):
+    """`grade.py ... --recalibrate --labs 9` measures lab 09's limits again and keeps the others'."""
+    import grade
+    cal = grade.Calibrations(tmp_path / "grade" / grade.CALIBRATION)
+    for slug in ("09-sigbus-eof", "16-speed"):
+        cal.keep(slug, "k", {"quiet_seconds": 1.0})
+    monkeypatch.setenv("BUILD", str(tmp_path))
+    monkeypatch.setattr(grade, "grade", lambda *a, **k: ([], {}))
+    monkeypatch.setattr(grade, "protect", lambda *a, **k: None)
+    assert grade.main(["grade", "--labs", "9", "--recalibrate", "--out", str(tmp_path / "out")]) == 0
+    assert cal.get("09-sigbus-eof", "k") is None
+    assert cal.get("16-speed", "k") is not None
