@@ -31,7 +31,7 @@ struct chan_cfg {
 	struct ring *rings;  /* [0] parent -> child, [1] child -> parent */
 	uint32_t ring_cap;   /* bytes of each ring in use (power of two, <= RING_MAX) */
 	uint32_t ring_chunk; /* the ring's writer publishes at least this often */
-	double ring_stall;   /* seconds a ring may stand still before a timeout (2 s of a quiet machine) */
+	double ring_stall;   /* seconds a ring may stand still before a timeout (1 s of a quiet machine) */
 	double ring_nap;     /* seconds of one FUTEX_WAIT at most (50 ms of a quiet machine) */
 	uint32_t spin_limit; /* the spinning ring sleeps after this many polls; 0: it never sleeps */
 	int pipe_big;        /* F_SETPIPE_SZ of "pipe (1 MiB)", at most pipe-max-size */
