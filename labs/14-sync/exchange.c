@@ -5,6 +5,7 @@
  */
 #include "lab.h"
 #include "proc.h"
+#include "race.h"
 #include "shm_com.h"
 
 #include <fcntl.h>
@@ -43,6 +44,11 @@ void exchange(struct shm_com *c, key_t key, long nlines, const char *prefix)
 	snprintf(keyarg, sizeof keyarg, "%ld", (long)key);
 	snprintf(linesarg, sizeof linesarg, "--lines=%ld", nlines);
 	pid_t reader = spawn_sibling("reader", NULL, keyarg, prefix ? namedarg : NULL, (char *)NULL);
+	/* The writer starts only once the reader waits for the first line
+	 * (asleep in the kernel) or has ended: a reader that does not wait has
+	 * then read everything before anything was written, on every run, not
+	 * only when the scheduler happens to run it first. */
+	(void)wait_until_blocked(reader, NULL);
 	pid_t writer = spawn_sibling("writer", NULL, keyarg, linesarg, prefix ? namedarg : NULL, (char *)NULL);
 	say("main: reader %s", wait_child(reader));
 	say("main: writer %s", wait_child(writer));

@@ -206,9 +206,10 @@ static struct tally count_loop(struct shared *s, enum method how, int me, pid_t 
 static struct tally count_up(struct shared *s, enum method how, int me, pid_t child, long n)
 {
 	long lead = n / 100 > 0 ? n / 100 : 1;
-	struct tally t = count_loop(s, how, me, child, n, lead);
-	atomic_store(&s->progress[me], n); /* finished or failed: never hold the other back */
-	return t;
+	/* A loop that fails does not release the other one (progress stays
+	 * where it stopped): the other stops at its own limit, at the same point
+	 * on every run, whichever of the two gave up first. */
+	return count_loop(s, how, me, child, n, lead);
 }
 
 /* Spin until *flag is set, for at most 2 s of a quiet machine, scaled (then
@@ -265,6 +266,14 @@ void race(struct shared *s, enum method how, long n)
 		say("parent stopped early: %s", errname(parent.err));
 	if (s->child.err)
 		say("child stopped early: %s", errname(s->child.err));
+}
+
+void say_total(long got, long want)
+{
+	if (got == want)
+		say("counter: %ld", got);
+	else
+		say("counter: {counter=%ld}, not %ld", got, want);
 }
 
 /* ---- is the child asleep in the kernel yet? ----------------------------- */
@@ -329,11 +338,15 @@ static int asleep_in_futex(pid_t pid, pthread_mutex_t *m)
 }
 
 /* Until wchan names the futex wait; where it never does (a kernel without
- * symbols), 100 looks in a row that find the task asleep in futex() do. */
+ * symbols), 100 looks in a row that find the task asleep in futex() do.
+ * false at once when the task has ended (a zombie: not reaped yet). */
 bool wait_until_blocked(pid_t pid, pthread_mutex_t *m)
 {
 	struct timespec end = spin_deadline();
 	for (int in_call = 0;;) {
+		char state = proc_state(pid);
+		if (state == 'Z' || state == 'X')
+			return false;
 		int how = asleep_in_futex(pid, m);
 		in_call = how ? in_call + 1 : 0;
 		if (how == 2 || in_call >= 100)

@@ -80,13 +80,17 @@ void init_mutex(pthread_mutex_t *m, bool robust); /* PTHREAD_PROCESS_SHARED */
  * parent's load and store: a missing lock loses an update on every run. */
 void race(struct shared *s, enum method how, long n);
 
+/* Say a race's total: "counter: N" when it is want; otherwise how far it
+ * fell short depends on the scheduler, so the value is a {counter=...} token. */
+void say_total(long got, long want);
+
 /* glibc's futex word inside a mutex: 0 free, 1 locked, 2 locked and someone
  * is (about to be) waiting in the kernel. */
 int lock_word(pthread_mutex_t *m);
 /* Spin (bounded: limit_ms(2000)) until pid sleeps in a futex wait: state S in
  * /proc/PID/stat, and /proc/PID/wchan names a futex function where the
  * kernel shows it; for a mutex m, also until its word is 2.  The wchan read
- * is kept for wchan_seen(). */
+ * is kept for wchan_seen().  false: it gave up, or pid has ended. */
 bool wait_until_blocked(pid_t pid, pthread_mutex_t *m);
 const char *wchan_seen(void);
 /* Spin (bounded: limit_ms(2000)) until m's word is value. */

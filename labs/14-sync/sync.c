@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 	//> pt(pthread_mutex_init(&s->mutex, NULL), "pthread_mutex_init"); /* TODO: make it PTHREAD_PROCESS_SHARED */
 	locked_update(s, start);
 	race(s, BY_MUTEX, n);
-	say("counter: %ld", s->by_mutex);
+	say_total(s->by_mutex, 2 * n);
 	check(s->by_mutex == 2 * n, "exactly %ld: no increment lost", 2 * n);
 
 	step("Again with a semaphore in the mapping, sem_init(&sem, pshared=1, value=1), as the lock.");
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 	//> if (sem_init(&s->sem, 0, 1) == -1) /* TODO: shared between processes? */
 	//>	die("sem_init");
 	race(s, BY_SEM, n);
-	say("counter: %ld", s->by_sem);
+	say_total(s->by_sem, 2 * n);
 	check(s->by_sem == 2 * n, "exactly %ld: no increment lost", 2 * n);
 
 	step("Again with no lock at all: atomic_fetch_add on a C11 _Atomic long in the mapping.");
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	check(atomic_is_lock_free(&s->by_atomic) && ATOMIC_LONG_LOCK_FREE == 2,
 	      "lock-free: one atomic instruction on the shared page, no lock private to a process");
 	race(s, BY_ATOMIC, n);
-	say("counter: %ld", atomic_load(&s->by_atomic));
+	say_total(atomic_load(&s->by_atomic), 2 * n);
 	check(atomic_load(&s->by_atomic) == 2 * n, "exactly %ld: no increment lost", 2 * n);
 
 	step("A process-shared semaphore at 0: the child's sem_wait blocks until the parent posts.");
