@@ -256,8 +256,11 @@ def main(argv=None):
         ap.error("-n: at least 2 gradings to compare")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("run-*"):
-        shutil.rmtree(old)
+    for old in out.glob("run-*"):              # the last check's gradings (folders) and logs (files)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     env = dict(os.environ)
     own_secret = bool(env.get("GRADE_SECRET") or env.get("GRADE_SECRET_FILE"))
     if not own_secret:
