@@ -181,11 +181,12 @@ grade-all: all
 	$(PYTHON) harness/grade.py all $(GRADE_OPTS) -j $(or $(JOBS),$(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1) '$(SUBMISSIONS)'
 
 # Grade one class (reference, handout, two partial submissions) N times and compare the gradebooks;
-# FORK_BOMB=1: a fork bomb graded alongside all the while (harness/regrade.py, harness/GRADING.md).
+# FORK_BOMB=1: a fork bomb graded alongside all the while; LABS=14,16 only those labs; COLD=1 forget the
+# cached reference runs, RECALIBRATE=1 their calibrated times too, before each grading (harness/regrade.py, harness/GRADING.md).
 .PHONY: regrade
 regrade: all
 	@$(NEED_BWRAP)
-	$(PYTHON) harness/regrade.py $(if $(N),-n '$(N)') $(if $(FORK_BOMB),--fork-bomb)
+	$(PYTHON) harness/regrade.py $(if $(N),-n '$(N)') $(if $(FORK_BOMB),--fork-bomb) $(if $(LABS),--labs '$(LABS)') $(if $(COLD),--cold) $(if $(RECALIBRATE),--recalibrate)
 
 # Every ok: line can fail: build each lab's mutants (labs/NN-slug/lab.toml) and
 # check each one breaks the step it names (harness/mutants.py).  LAB=N: one lab.
