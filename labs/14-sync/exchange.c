@@ -48,9 +48,12 @@ void exchange(struct shm_com *c, key_t key, long nlines, const char *prefix)
 	 * (asleep in the kernel) or has ended: a reader that does not wait has
 	 * then read everything before anything was written, on every run, not
 	 * only when the scheduler happens to run it first. */
-	(void)wait_until_blocked(reader, NULL);
+	bool waits = wait_until_blocked(reader, NULL);
+	if (!waits) /* it has ended (a reader that does not wait): reaped before the writer prints */
+		say("main: reader %s", wait_child(reader));
 	pid_t writer = spawn_sibling("writer", NULL, keyarg, linesarg, prefix ? namedarg : NULL, (char *)NULL);
-	say("main: reader %s", wait_child(reader));
+	if (waits)
+		say("main: reader %s", wait_child(reader));
 	say("main: writer %s", wait_child(writer));
 	bool in_order = c->received == nlines;
 	for (int i = 0; in_order && i < nlines; i++) {

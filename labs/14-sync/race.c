@@ -357,17 +357,6 @@ bool wait_until_blocked(pid_t pid, pthread_mutex_t *m)
 	}
 }
 
-bool wait_for_word(pthread_mutex_t *m, int value)
-{
-	struct timespec end = spin_deadline();
-	while (lock_word(m) != value) {
-		if (past(&end, CLOCK_MONOTONIC))
-			return false;
-		sched_yield();
-	}
-	return true;
-}
-
 const char *handshake_str(enum handshake h)
 {
 	switch (h) {

@@ -93,8 +93,6 @@ int lock_word(pthread_mutex_t *m);
  * is kept for wchan_seen().  false: it gave up, or pid has ended. */
 bool wait_until_blocked(pid_t pid, pthread_mutex_t *m);
 const char *wchan_seen(void);
-/* Spin (bounded: limit_ms(2000)) until m's word is value. */
-bool wait_for_word(pthread_mutex_t *m, int value);
 
 /* [7]-[9] A child takes m and exits without unlocking it. */
 void lock_and_die(pthread_mutex_t *m);

@@ -87,7 +87,7 @@ static void lost_update(struct shared *s, long start)
 
 /* [3] The same two increments, each under the mutex: the child holds it
  * across load and store; the parent's lock has to wait (the child sees the
- * lock word turn 2 before it stores). */
+ * lock word turn 2 and the parent asleep in the kernel before it stores). */
 static void locked_update(struct shared *s, long start)
 {
 	s->slow = start;
@@ -102,12 +102,19 @@ static void locked_update(struct shared *s, long start)
 		long seen = s->slow;    /* load */
 		tl_add(&s->tl, LEFT, "lock: %s; load %ld", r ? errname(r) : "got it", seen);
 		pair_signal(&p, 'l');   /* loaded, holding the lock */
-		bool waits = wait_for_word(&s->mutex, 2); /* the parent tries to lock */
+		/* the parent tries to lock: word 2, and it sleeps in the kernel (an
+		 * unlock before it sleeps would let it take the lock without any
+		 * wake-up, so a mutex that cannot wake it would pass by luck) */
+		bool waits = wait_until_blocked(getppid(), &s->mutex);
 		tl_add(&s->tl, RIGHT, "lock: %s", waits ? "has to wait (word 2)" : "did not wait");
 		s->slow = seen + 1;     /* store */
 		tl_add(&s->tl, LEFT, "store %ld; unlock", seen + 1);
 		if (r == 0)
 			pthread_mutex_unlock(&s->mutex);
+		/* Exit only once the parent's lock call has returned: under a tracer
+		 * (strace -f) the exit's SIGCHLD would interrupt its sleep, and the
+		 * restarted call would find the lock free without any wake-up. */
+		pair_wait(&p);
 		_exit(0);
 	}
 	pair_parent(&p);
@@ -121,6 +128,7 @@ static void locked_update(struct shared *s, long start)
 	tl_add(&s->tl, RIGHT, "store %ld; unlock", seen + 1);
 	if (r == 0)
 		pt(pthread_mutex_unlock(&s->mutex), "pthread_mutex_unlock");
+	pair_signal(&p, 'q');
 	const char *status = wait_child(pid);
 	pair_close(&p);
 	tl_say(&s->tl, "child", "parent");
