@@ -92,6 +92,17 @@ for mode in $modes; do
 		# its own session, so its workers go with it (kill -PID), and it ends with this script
 		setsid setpriv --pdeathsig TERM stress-ng --cpu "$workers" --quiet >/dev/null 2>&1 &
 		stress_pid=$!
+		# the slowness is measured as the runs start: only once every worker spins (it once
+		# measured 1.00, before they did).  600 polls: only a broken stress-ng takes so long
+		tries=0
+		while [ "$(pgrep -c -P "$stress_pid" 2>/dev/null || echo 0)" -lt "$workers" ]; do
+			tries=$((tries + 1))
+			if [ "$tries" -gt 600 ] || ! kill -0 "$stress_pid" 2>/dev/null; then
+				echo "stress.sh: stress-ng did not start its $workers workers" >&2
+				exit 1
+			fi
+			sleep 0.05
+		done
 		wrap=""
 		what="under stress-ng --cpu $workers ($cpus CPUs)" ;;
 	esac
