@@ -95,7 +95,7 @@ for mode in $modes; do
 		# the slowness is measured as the runs start: only once every worker spins (it once
 		# measured 1.00, before they did).  600 polls: only a broken stress-ng takes so long
 		tries=0
-		while [ "$(pgrep -c -P "$stress_pid" 2>/dev/null || echo 0)" -lt "$workers" ]; do
+		while n=$(pgrep -c -P "$stress_pid"); [ "${n:-0}" -lt "$workers" ]; do
 			tries=$((tries + 1))
 			if [ "$tries" -gt 600 ] || ! kill -0 "$stress_pid" 2>/dev/null; then
 				echo "stress.sh: stress-ng did not start its $workers workers" >&2
