@@ -904,7 +904,15 @@ def test_sigterm_stops_grade_all_at_once_and_a_rerun_resumes(tree, tmp_path):
         took = time.monotonic() - t0
         assert took <= runner.seconds(2), f"took {took:.1f} s to stop"
         assert p.returncode == 130 and "interrupted" in text, text
-        assert not _sandboxes(shm), "a sandboxed process outlived the interrupted grader"
+        # Everything stops within the same 2 s: the grader may return while a
+        # sandbox it has SIGKILLed is still exiting (bwrap's --die-with-parent and
+        # the pid namespace's end are asynchronous; seen as uid 65534 under stress-ng).
+        left = _sandboxes(shm)
+        while left and time.monotonic() < t0 + runner.seconds(2):
+            time.sleep(0.01)
+            left = _sandboxes(shm)
+        assert not left, ("a sandboxed process outlived the interrupted grader by more than "
+                          f"{runner.seconds(2):.1f} s: " + "; ".join(_cmdline(x).decode(errors="replace") for x in left))
         with open(out / "gradebook.csv", newline="") as f:
             rows = {r["student"]: r for r in csv.DictReader(f)}
         assert rows["a-reference"]["score"] == "20" and "interrupted" in rows["b-slow"]["notes"]
