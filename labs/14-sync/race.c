@@ -1,6 +1,7 @@
 /*
- * race.c - lab 14's machinery (race.h): counting together, waiting until a
- * child sleeps, timelines.
+ * race.c - lab 14's machinery (race.h): two processes counting together,
+ * a child and a mutex the parent holds.  Whether a child sleeps in the
+ * kernel is asleep.c; the timelines are timeline.c.
  */
 #include "race.h"
 #include "lab.h"
@@ -9,10 +10,6 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,29 +49,6 @@ void init_mutex(pthread_mutex_t *m, bool robust)
 
 /* ---- [3]-[5]: two processes count together ------------------------------ */
 
-static bool past(const struct timespec *deadline, clockid_t clock)
-{
-	struct timespec now;
-	clock_gettime(clock, &now);
-	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-/* A CLOCK_MONOTONIC deadline: 2 s of a quiet machine from now, scaled. */
-static struct timespec spin_deadline(void)
-{
-	long ms = limit_ms(2000);
-	struct timespec end;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
-	return end;
-}
-
-static int asleep_in_futex(pid_t pid, pthread_mutex_t *m);
 
 /* [3], [4] The handshake that makes a missing lock show on every run.  The
  * parent calls it in its first increment, inside its critical section: it has
@@ -93,9 +67,9 @@ static enum handshake hold_open(struct shared *s, pid_t child, pthread_mutex_t *
 	for (int in_call = 0;;) {
 		if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) != before)
 			return HS_MOVED;
-		int how = atomic_load(&s->arriving) ? asleep_in_futex(child, m) : 0;
-		in_call = how ? in_call + 1 : 0;
-		if (how == 2 || in_call >= 100)
+		if (!atomic_load(&s->arriving))
+			in_call = 0;
+		else if (seen_asleep(child, m, &in_call))
 			return HS_ASLEEP;
 		if (past(deadline, CLOCK_REALTIME))
 			return HS_GAVE_UP;
@@ -217,7 +191,7 @@ static struct tally count_up(struct shared *s, enum method how, int me, pid_t ch
  * when the race starts. */
 static bool spin_until(_Atomic int *flag)
 {
-	struct timespec end = spin_deadline();
+	struct timespec end = deadline_on(CLOCK_MONOTONIC, limit_ms(SPIN_MS));
 	for (unsigned long i = 1;; i++) {
 		if (atomic_load(flag))
 			return true;
@@ -274,87 +248,6 @@ void say_total(long got, long want)
 		say("counter: %ld", got);
 	else
 		say("counter: {counter=%ld}, not %ld", got, want);
-}
-
-/* ---- is the child asleep in the kernel yet? ----------------------------- */
-
-/* The first line of /proc/PID/<what> into buf ("" if it cannot be read). */
-static void proc_read(pid_t pid, const char *what, char *buf, size_t size)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
-	buf[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-/* The state letter of /proc/PID/stat: R running, S sleeping, ... */
-static char proc_state(pid_t pid)
-{
-	char line[512];
-	proc_read(pid, "stat", line, sizeof line);
-	char *paren = strrchr(line, ')'); /* the name may hold spaces */
-	return paren && paren[1] == ' ' ? paren[2] : '?';
-}
-
-static char wchan[64];
-
-const char *wchan_seen(void)
-{
-	return wchan;
-}
-
-int lock_word(pthread_mutex_t *m)
-{
-	return __atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE);
-}
-
-/* Is pid asleep in a futex wait?  /proc/PID/wchan names the kernel function
- * it sleeps in ("futex_wait_queue" on 6.1, "futex_do_wait" on 6.18), but
- * reads "0" until the task has left the CPU; /proc/PID/syscall (readable by
- * its parent) starts with the number of the call it is in.  2: wchan says
- * futex; 1: only the system call does; 0: neither. */
-static int in_futex(pid_t pid)
-{
-	proc_read(pid, "wchan", wchan, sizeof wchan);
-	if (strstr(wchan, "futex"))
-		return 2;
-	char call[256];
-	long nr;
-	proc_read(pid, "syscall", call, sizeof call);
-	return sscanf(call, "%ld", &nr) == 1 && nr == SYS_futex;
-}
-
-/* Is pid asleep in a futex wait (for a mutex m, with its word at 2)?  As
- * in_futex, or 0 when it is not asleep ('S' in /proc/PID/stat). */
-static int asleep_in_futex(pid_t pid, pthread_mutex_t *m)
-{
-	return (m == NULL || lock_word(m) == 2) && proc_state(pid) == 'S' ? in_futex(pid) : 0;
-}
-
-/* Until wchan names the futex wait; where it never does (a kernel without
- * symbols), 100 looks in a row that find the task asleep in futex() do.
- * false at once when the task has ended (a zombie: not reaped yet). */
-bool wait_until_blocked(pid_t pid, pthread_mutex_t *m)
-{
-	struct timespec end = spin_deadline();
-	for (int in_call = 0;;) {
-		char state = proc_state(pid);
-		if (state == 'Z' || state == 'X')
-			return false;
-		int how = asleep_in_futex(pid, m);
-		in_call = how ? in_call + 1 : 0;
-		if (how == 2 || in_call >= 100)
-			return true;
-		if (past(&end, CLOCK_MONOTONIC))
-			return false;
-		sched_yield();
-	}
 }
 
 const char *handshake_str(enum handshake h)
@@ -419,34 +312,4 @@ int hand_over(pthread_mutex_t *m, long quiet_ms, bool *blocked)
 	say("child %s", wait_child(pid));
 	pair_close(&p);
 	return r;
-}
-
-/* ---- timelines ----------------------------------------------------------- */
-
-void tl_reset(struct timeline *t)
-{
-	atomic_store(&t->n, 0);
-}
-
-void tl_add(struct timeline *t, int who, const char *fmt, ...)
-{
-	int i = atomic_fetch_add(&t->n, 1);
-	if (i >= MAX_EVENTS)
-		die_msg("timeline: more than %d rows", MAX_EVENTS);
-	t->ev[i].who = who;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(t->ev[i].what, sizeof t->ev[i].what, fmt, ap);
-	va_end(ap);
-}
-
-void tl_say(const struct timeline *t, const char *left, const char *right)
-{
-	int n = atomic_load(&t->n);
-	say("%-26s%s", left, right);
-	for (int i = 0; i < n && i < MAX_EVENTS; i++)
-		if (t->ev[i].who == LEFT)
-			say("%s", t->ev[i].what);
-		else
-			say("%-26s%s", "", t->ev[i].what);
 }

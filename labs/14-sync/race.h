@@ -84,10 +84,21 @@ void race(struct shared *s, enum method how, long n);
  * fell short depends on the scheduler, so the value is a {counter=...} token. */
 void say_total(long got, long want);
 
+/* How long a spin waits for the other process, in milliseconds of a quiet
+ * machine (scaled by limit_ms). */
+#define SPIN_MS 2000
+
+/* ---- asleep.c: is a process asleep in the kernel yet? ---- */
+
 /* glibc's futex word inside a mutex: 0 free, 1 locked, 2 locked and someone
  * is (about to be) waiting in the kernel. */
 int lock_word(pthread_mutex_t *m);
-/* Spin (bounded: limit_ms(2000)) until pid sleeps in a futex wait: state S in
+/* One look at pid: is it asleep in a futex wait (for a mutex m, with its
+ * word at 2)?  true once /proc/PID/wchan names the futex wait, or, where it
+ * never does (a kernel without symbols), at the 100th look in a row that
+ * finds it asleep in futex(); *in_call counts those looks (start it at 0). */
+bool seen_asleep(pid_t pid, pthread_mutex_t *m, int *in_call);
+/* Spin (bounded: limit_ms(SPIN_MS)) until pid sleeps in a futex wait: state S in
  * /proc/PID/stat, and /proc/PID/wchan names a futex function where the
  * kernel shows it; for a mutex m, also until its word is 2.  The wchan read
  * is kept for wchan_seen().  false: it gave up, or pid has ended. */
@@ -102,6 +113,8 @@ void lock_and_die(pthread_mutex_t *m);
  * call returned and keeps the lock (if it got it) until the parent has read
  * the lock word.  Returns the child's result; *blocked: it was asleep. */
 int hand_over(pthread_mutex_t *m, long quiet_ms, bool *blocked);
+
+/* ---- timeline.c ---- */
 
 void tl_reset(struct timeline *t);
 void tl_add(struct timeline *t, int who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

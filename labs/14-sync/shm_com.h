@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
@@ -63,12 +64,13 @@ static inline sem_t *named_sem(const char *prefix, const char *which)
  * happened and checks the reader's log. */
 void exchange(struct shm_com *c, key_t key, long nlines, const char *prefix);
 
-/* An absolute CLOCK_REALTIME deadline ms from now, for sem_timedwait and
- * pthread_mutex_timedlock: every wait in this lab is bounded. */
-static inline struct timespec deadline_after_ms(long ms)
+/* An absolute deadline ms from now on clock: CLOCK_REALTIME for
+ * sem_timedwait and pthread_mutex_timedlock (deadline_after_ms), every wait
+ * in this lab being bounded; CLOCK_MONOTONIC for a spin (past()). */
+static inline struct timespec deadline_on(clockid_t clock, long ms)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
+	clock_gettime(clock, &t);
 	t.tv_sec += ms / 1000;
 	t.tv_nsec += (ms % 1000) * 1000000L;
 	if (t.tv_nsec >= 1000000000L) {
@@ -76,6 +78,19 @@ static inline struct timespec deadline_after_ms(long ms)
 		t.tv_nsec -= 1000000000L;
 	}
 	return t;
+}
+
+static inline struct timespec deadline_after_ms(long ms)
+{
+	return deadline_on(CLOCK_REALTIME, ms);
+}
+
+/* Whether clock has reached deadline. */
+static inline bool past(const struct timespec *deadline, clockid_t clock)
+{
+	struct timespec now;
+	clock_gettime(clock, &now);
+	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
 #endif

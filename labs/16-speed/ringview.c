@@ -61,18 +61,13 @@ static void draw(const char *what, const struct ring *r)
 	say("%-28s %s", "", marks);
 }
 
-/* The state letter of /proc/PID/stat: R running, S sleeping, ... */
-static char proc_state(pid_t pid)
+/* The reader's state letter (proc_state); dies if /proc cannot tell it. */
+static char reader_state(pid_t pid)
 {
-	char path[64], line[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		die("open %s", path);
-	char *ok = fgets(line, sizeof line, f);
-	fclose(f);
-	char *paren = ok ? strrchr(line, ')') : NULL; /* the name may hold spaces */
-	return paren && paren[1] == ' ' ? paren[2] : '?';
+	char state = proc_state(pid);
+	if (state == '?')
+		die_msg("cannot read /proc/%ld/stat", (long)pid);
+	return state;
 }
 
 /* Until the reader has announced its sleep and sleeps (then it is inside
@@ -84,7 +79,7 @@ static bool reader_asleep(const struct ring *r, pid_t pid, int report_fd)
 {
 	double end = now() + (double)limit_ms(5000) / 1000;
 	while (now() < end) {
-		if (atomic_load(&r->reader_sleeps) && proc_state(pid) == 'S')
+		if (atomic_load(&r->reader_sleeps) && reader_state(pid) == 'S')
 			return true;
 		struct pollfd p = {.fd = report_fd, .events = POLLIN};
 		if (poll(&p, 1, 0) == 1)

@@ -180,3 +180,27 @@ pid_t spawn_sibling(const char *prog, struct pair *p, ...)
 	cleanup_kill(pid);
 	return pid;
 }
+
+/* ---- what another process is doing -------------------------------------- */
+
+void proc_read(pid_t pid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
+	buf[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+char proc_state(pid_t pid)
+{
+	char line[512];
+	proc_read(pid, "stat", line, sizeof line);
+	char *paren = strrchr(line, ')'); /* the name may hold spaces */
+	return paren && paren[1] == ' ' ? paren[2] : '?';
+}

@@ -60,4 +60,13 @@ const char *wait_child(pid_t pid);
  * Returns its pid. */
 pid_t spawn_sibling(const char *prog, struct pair *p, ...) __attribute__((sentinel));
 
+/* ---- what another process is doing (/proc/PID, readable by its parent) ---- */
+
+/* The first line of /proc/PID/<what> into buf, without its newline ("" if it
+ * cannot be read). */
+void proc_read(pid_t pid, const char *what, char *buf, size_t size);
+/* The state letter of /proc/PID/stat: R running, S sleeping, Z zombie, ...;
+ * '?' if it cannot be read. */
+char proc_state(pid_t pid);
+
 #endif
