@@ -649,14 +649,18 @@ class ReferenceError(Exception):
     pass
 
 
+def harness_code():
+    """The grader's Python: harness/*.py but the tests."""
+    here = Path(__file__).resolve().parent
+    return [p for p in sorted(here.glob("*.py")) if not p.name.startswith(("test_", "conftest"))]
+
+
 def grader_code_version():
     """A hash of the grader's code (harness/*.py but the tests): a calibration
     made by another version of the grader is not reused."""
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for p in sorted(here.glob("*.py")):
-        if not p.name.startswith(("test_", "conftest")):
-            h.update(p.name.encode() + b"\0" + p.read_bytes())
+    for p in harness_code():
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -762,18 +766,17 @@ class References:
     def run(self, lab, args):
         """{"body", "seconds", "slowness", "missing", "calibration"} of the reference
         for these arguments (calibration: Calibrations' record, the limit's source)."""
-        value = self.measure(lab, args)
-        key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}|grader={self.grader}"
+        key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}"
+        value = self.measure(lab, args, key)
         slowness = value.get("slowness") or runner.slowness()      # a cache entry made before it was kept
-        cal = self.calibrations.keep(lab.slug, key, {
+        cal = self.calibrations.keep(lab.slug, f"{key}|grader={self.grader}", {
             "args": list(args), "reference_seconds": value["seconds"], "slowness": round(slowness, 2),
             "quiet_seconds": round(value["seconds"] / slowness, 4),
             "calibrated": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
         return {**value, "calibration": cal}
 
-    def measure(self, lab, args):
-        """{"body", "seconds", "slowness", "missing"}: the reference's run, cached."""
-        key = f"{lab.slug}|{shlex.join(args)}|{self.lab_hash(lab)}|{self.machine}|trace={self.trace}"
+    def measure(self, lab, args, key):
+        """{"body", "seconds", "slowness", "missing"}: the reference's run, cached under key."""
         hit = self.cache.get(key)
         if hit:
             return hit
@@ -1086,7 +1089,7 @@ def grader_files():
     sources write the drawn variants' transcripts; lab.toml, headers, common)
     and the public transcripts."""
     here = Path(__file__).resolve().parent
-    files = [p for p in sorted(here.glob("*.py")) if not p.name.startswith(("test_", "conftest"))]
+    files = harness_code()
     files += sorted(p for p in (here / "gradescope").glob("*") if p.is_file())
     files += [p for p in (here / "need.sh", ROOT / "Makefile") if p.exists()]
     files += sorted(p for p in (ROOT / "labs").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
