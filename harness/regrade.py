@@ -290,12 +290,11 @@ def main(argv=None):
         for i in range(1, args.n + 1):
             if args.cold:
                 shutil.rmtree(labs.build_dir() / "grade" / "reference", ignore_errors=True)
-            if args.recalibrate:
-                shutil.rmtree(labs.build_dir() / "grade" / "calibration", ignore_errors=True)
             d = out / f"run-{i:02d}"
             t0 = time.monotonic()
             CURRENT.append(Grader([str(tmp / "class"), "--out", str(d), "-j", str(args.jobs),
-                                   *(["--labs", args.labs] if args.labs else [])], env, out / f"run-{i:02d}.log"))
+                                   *(["--labs", args.labs] if args.labs else []),
+                                   *(["--recalibrate"] if args.recalibrate else [])], env, out / f"run-{i:02d}.log"))
             rc = CURRENT[-1].wait()
             CURRENT.pop()
             t1 = time.monotonic()
