@@ -88,7 +88,7 @@ static bool await(struct handoff *h, uint32_t want, double deadline)
 /* This side's halves of every pass; the median pass's seconds, or NaN on a timeout. */
 static double halves(struct handoff *h, const struct job *j, int side)
 {
-	double t[MAX_PASSES], deadline = now() + (double)limit_ms(10000) / 1000;
+	double t[MAX_PASSES], deadline = now() + limit_s(10.0);
 	for (long p = 0; p < j->passes; p++) {
 		if (!await(h, (uint32_t)(2 * p + side), deadline))
 			return NAN;

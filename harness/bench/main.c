@@ -162,14 +162,14 @@ int main(int argc, char **argv)
 {
 	struct settings s = {.reps = 5, .budget = 95.0};
 	chan_setup(&s.chan);
-	s.chan.ring_stall = (double)limit_ms(5000) / 1000; /* a quiet machine's 5 s, scaled by MMAPLABS_SLOWNESS */
+	s.chan.ring_stall = limit_s(5.0); /* a quiet machine's 5 s, scaled by MMAPLABS_SLOWNESS */
 	s.chan.spin_limit = 0; /* the spinning ring spins: on one CPU that is the point */
 	parse(argc, argv, &s);
 	lab_begin(LAB_TITLE);
 	s.t_start = now();
 	s.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	find_cpus(&s);
-	s.run = (struct run_cfg){.chan = &s.chan, .check = CHECK_STAMPS, .consumer_cpu = -1, .limit = (double)limit_ms(10000) / 1000, .seed = 1};
+	s.run = (struct run_cfg){.chan = &s.chan, .check = CHECK_STAMPS, .consumer_cpu = -1, .limit = limit_s(10.0), .seed = 1};
 	if (s.csv_path) {
 		s.csv = fopen(s.csv_path, "w");
 		if (!s.csv)

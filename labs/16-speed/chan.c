@@ -43,8 +43,8 @@ void chan_setup(struct chan_cfg *cfg)
 		.ring_cap = RING_MAX,
 		.ring_chunk = 32 * 1024,
 		/* Both are a quiet machine's times, scaled by this one's slowness (limit_ms). */
-		.ring_stall = (double)limit_ms(1000) / 1000,
-		.ring_nap = (double)limit_ms(50) / 1000, /* shorter naps arm a timer that fires first: on a VM that costs ~2 us a wait */
+		.ring_stall = limit_s(1.0),
+		.ring_nap = limit_s(0.05), /* shorter naps arm a timer that fires first: on a VM that costs ~2 us a wait */
 		.spin_limit = 1 << 14, /* about a millisecond: one CPU cannot hang the spinning ring */
 		.pipe_big = (int)at_most(1024 * 1024, "/proc/sys/fs/pipe-max-size"),
 		.mq_piece = at_most(8192, "/proc/sys/fs/mqueue/msgsize_max"), /* an unprivileged default */

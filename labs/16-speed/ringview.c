@@ -77,7 +77,7 @@ static char reader_state(pid_t pid)
  * pipe). */
 static bool reader_asleep(const struct ring *r, pid_t pid, int report_fd)
 {
-	double end = now() + (double)limit_ms(5000) / 1000;
+	double end = now() + limit_s(5.0);
 	while (now() < end) {
 		if (atomic_load(&r->reader_sleeps) && reader_state(pid) == 'S')
 			return true;
@@ -105,7 +105,7 @@ static void reader(struct ring_end *e, struct pair *pr)
 	struct reader_report rep;
 	memset(&rep, 0, sizeof rep);
 	pair_signal(pr, 'r');
-	double deadline = now() + (double)limit_ms(30000) / 1000;
+	double deadline = now() + limit_s(30.0);
 	char go = pair_wait(pr);
 	if (go == 'q')
 		_exit(0);
@@ -129,6 +129,10 @@ static void reader(struct ring_end *e, struct pair *pr)
 	pair_send(pr, &rep, sizeof rep);
 }
 
+/* The step's two checks (failed at once when a side gives up). */
+static const char ARRIVED[] = "the writer's process sees the tail the reader's process published, and every byte arrived";
+static const char WOKEN[] = "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out";
+
 /* A side gave up at its first stall: say so, stop the reader ('q', or it
  * has stopped), and fail both checks of the step: the rest of the exchange
  * would only stall again. */
@@ -139,8 +143,8 @@ static bool gave_up(const char *who, const char *what, const struct ring_end *e,
 	const char *how = wait_child(pid);
 	if (strcmp(how, "exited 0") != 0)
 		say("the reader process %s", how);
-	check(false, "the writer's process sees the tail the reader's process published, and every byte arrived");
-	check(false, "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	check(false, "%s", ARRIVED);
+	check(false, "%s", WOKEN);
 	return false;
 }
 
@@ -151,7 +155,7 @@ bool ring_show(const struct chan_cfg *cfg, uint64_t seed)
 	/* Sleep at once when empty; a nap of 1 s (of a quiet machine): a missing
 	 * FUTEX_WAKE shows as a nap that ran out. */
 	struct ring_end e = {.r = r,
-			     .nap = (double)limit_ms(1000) / 1000,
+			     .nap = limit_s(1.0),
 			     .cap = VIEW_RING,
 			     .chunk = VIEW_RING,
 			     .stall = cfg->ring_stall};
@@ -173,7 +177,7 @@ bool ring_show(const struct chan_cfg *cfg, uint64_t seed)
 		die_msg("the reader did not get ready");
 	say("a %u KiB ring in %d columns of %u KiB: # written and not yet read, . free; T tail, H head",
 	    VIEW_RING / KiB, VIEW_COLS, VIEW_RING / VIEW_COLS / KiB);
-	double deadline = now() + (double)limit_ms(30000) / 1000;
+	double deadline = now() + limit_s(30.0);
 	bool ok = false;
 	/* 40 KiB into an empty 64 KiB ring: no waiting, whatever the reader does. */
 	if (ring_send(&e, data, FIRST, deadline) != 0) {
@@ -207,12 +211,12 @@ bool ring_show(const struct chan_cfg *cfg, uint64_t seed)
 	say("the writer sent %u KiB, FNV-1a %016llx; the reader read %ld KiB, FNV-1a %016llx", TOTAL / KiB,
 	    (unsigned long long)want, rep.taken / (long)KiB, (unsigned long long)rep.sum);
 	bool arrived = sent && !rep.timeout && tail_seen == TAKE && rep.sum == want && strcmp(how, "exited 0") == 0;
-	check(arrived, "the writer's process sees the tail the reader's process published, and every byte arrived");
+	check(arrived, "%s", ARRIVED);
 	say("sleepers woken by the writer's FUTEX_WAKE: %ld; the reader's FUTEX_WAITs ended by a wake-up: %ld, "
 	    "by the end of their nap: %ld",
 	    e.wakes, rep.woken, rep.napped_out);
 	bool woke = asleep && e.wakes == 1 && rep.woken == 1 && rep.napped_out == 0;
-	check(woke, "the reader slept in FUTEX_WAIT until the writer's FUTEX_WAKE, not until its nap ran out");
+	check(woke, "%s", WOKEN);
 	ok = arrived && woke;
 out:
 	pair_close(&pr);

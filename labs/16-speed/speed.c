@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	struct chan_cfg cfg;
 	chan_setup(&cfg);
 	struct run_cfg rc = {
-		.chan = &cfg, .check = CHECK_EVERY_BYTE, .consumer_cpu = -1, .limit = (double)limit_ms(30000) / 1000, .seed = (uint64_t)seed};
+		.chan = &cfg, .check = CHECK_EVERY_BYTE, .consumer_cpu = -1, .limit = limit_s(30.0), .seed = (uint64_t)seed};
 	unsigned char *src = map_anon(MAX_MSG), *dst = map_anon(MAX_MSG);
 
 	step("The channels: one producer process, one consumer process, and memcpy as the ceiling.");

@@ -259,7 +259,8 @@ size_t page_size(void)
 	return size;
 }
 
-long limit_ms(long quiet_ms)
+/* MMAPLABS_SLOWNESS, read once: at least 1, at most 1000, 1 if unset or not a number. */
+static double slowness(void)
 {
 	static double slowness;
 	if (slowness == 0) {
@@ -270,7 +271,17 @@ long limit_ms(long quiet_ms)
 			s = 1.0; /* unset, not a number, or faster than the quiet machine */
 		slowness = s > 1000.0 ? 1000.0 : s;
 	}
-	return (long)(quiet_ms * slowness);
+	return slowness;
+}
+
+long limit_ms(long quiet_ms)
+{
+	return (long)(quiet_ms * slowness());
+}
+
+double limit_s(double quiet_s)
+{
+	return quiet_s * slowness();
 }
 
 off_t file_size(int fd)

@@ -96,5 +96,6 @@ off_t file_size(int fd); /* st_size of an open file (fstat) */
  * machine is now: MMAPLABS_SLOWNESS, which the harness measures and passes
  * to every run (1 when it is not set, as for `make lab-N`; at most 1000). */
 long limit_ms(long quiet_ms);
+double limit_s(double quiet_s); /* the same in seconds */
 
 #endif
