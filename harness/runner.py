@@ -24,8 +24,8 @@ Levels, weakest first (`python3 harness/runner.py` names the sandbox you get):
 The grader uses the strongest sandbox that works here (level());
 MMAPLABS_SANDBOX=bwrap|unshare|rlimits forces one (for tests).
 
-At every level the program runs under a small supervisor (this file,
-`runner.py inner CONFIG -- ARGV`) that gives it its own session and process
+At every level the program runs under a small supervisor (supervisor.py,
+`supervisor.py CONFIG -- ARGV`) that gives it its own session and process
 group and, in a sandbox, RLIMIT_CPU/AS/FSIZE/NPROC, no core files and, as root,
 a uid of its own (lease(): one of UIDS, flocked while in use, so no limit of
 one sandbox counts another's processes; as an ordinary user each bwrap or
@@ -55,11 +55,12 @@ that writes or reads it; no two runs on the machine hold the same K at once.
 Time: every duration the harness waits for is seconds(d), d being what it
 takes on a quiet 2-CPU machine, scaled by slowness(), measured once per session.
 
-Standard library only.  The supervisor part runs with `python3 -I -S` inside
-the sandbox, where this file is all there is of the harness.
+Standard library only.  The supervisor runs with `python3 -I -S` inside the
+sandbox, where supervisor.py is all there is of the harness.
 """
 import fcntl
 import json
+import marshal
 import math
 import os
 import re
@@ -76,6 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+SUPERVISOR = HERE.parent / "supervisor.py"   # what runs inside every run (its docstring)
 LEVELS = ("bwrap", "unshare", "rlimits")          # the sandboxes, strongest first
 DESCRIBE = {
     "bwrap": "bubblewrap: private IPC, PID, network, /dev/shm and /tmp; read-only system; only the work directory writable",
@@ -290,7 +292,7 @@ class Limits:
 
 # A compiler reading `#include "/dev/zero"` stops at RLIMIT_AS (and at the run's memory).
 BUILD_LIMITS = Limits(address_space=1 << 30, processes=128)
-SUPERVISION = 16                       # processes of the sandbox itself (strace, bwrap, supervisor, ipcrm)
+SUPERVISION = 16                       # processes of the sandbox itself (strace, bwrap, the supervisor)
 
 
 @dataclass
@@ -359,8 +361,8 @@ def _bwrap(workdir, ro_binds):
                 made.add(str(parent))
                 cmd += ["--perms", "0755", "--dir", str(parent)]
         cmd += [how, path, path]
-    cmd += ["--ro-bind", str(HERE), "/sandbox/runner.py", "--chdir", str(workdir)]
-    return cmd, "/sandbox/runner.py"
+    cmd += ["--ro-bind", str(SUPERVISOR), "/sandbox/supervisor.py", "--chdir", str(workdir)]
+    return cmd, "/sandbox/supervisor.py"
 
 
 def _unshare():
@@ -370,7 +372,7 @@ def _unshare():
         # program) have no capability, so the program cannot ptrace the
         # non-dumpable supervisor or open its report pipe through /proc.
         cmd += ["--user", "--map-current-user"]
-    return cmd, str(HERE)
+    return cmd, str(SUPERVISOR)
 
 
 def _works(cmd):
@@ -579,6 +581,9 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
             "private_tmp": level == "bwrap",
             "attribute": policy.attribute,
             "token": token.value,
+            "key_k": run_token_key(token.value),
+            "token_locks": str(TOKEN_LOCKS),
+            "sandbox_uids": [UIDS.start, UIDS.stop],
             "keep": _keep([workdir, *ro_binds]),
             "affinity": sorted(cpus) if cpus else None,
         }
@@ -595,8 +600,8 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         elif level == "unshare":
             prefix, script = _unshare()
         else:
-            prefix, script = [], str(HERE)
-        cmd = prefix + [INNER_PY, "-I", "-S", script, "inner", json.dumps(cfg), "--", *map(str, argv)]
+            prefix, script = [], str(SUPERVISOR)
+        cmd = prefix + [INNER_PY, "-I", "-S", script, marshal.dumps(cfg, 2).hex(), "--", *map(str, argv)]
         if wrap:
             cmd = wrap(cmd)
         if level == "plain":
@@ -830,328 +835,6 @@ def killpg(pgid, eperm):
         return eperm == "alive"
 
 
-# ---- the supervisor (inside the sandbox) -------------------------------------
-
-def _procs():
-    """{pid: (ppid, state)} of the processes visible here."""
-    out = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    rest = f.read().rsplit(")", 1)[1].split()
-                out[int(p)] = (int(rest[1]), rest[0])
-            except (OSError, IndexError):
-                pass
-    return out
-
-
-def _strays(pidns):
-    """Live processes other than the supervisor (and the namespace's init)."""
-    me, procs = os.getpid(), _procs()
-    if pidns:
-        return [p for p, (_, st) in procs.items() if p not in (1, me) and st != "Z"]
-    kids, todo = set(), [me]           # descendants: orphans come to us (subreaper)
-    while todo:
-        parent = todo.pop()
-        for p, (pp, st) in procs.items():
-            if pp == parent and p not in kids:
-                kids.add(p)
-                todo.append(p)
-    return [p for p in kids if procs[p][1] != "Z"]
-
-
-def _reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _kill_strays(pidns):
-    seen = set()
-    end = time.monotonic() + seconds(5)     # a fork bomb refills as it is killed: give it time to run dry
-    while time.monotonic() < end:
-        left = _strays(pidns)
-        if not left:
-            break
-        seen.update(left)
-        if pidns:
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass              # one we may not kill stays a stray: it is reported
-        _reap()
-        time.sleep(0.01)
-    while True:                      # nothing is left alive to fork: reap every zombie child
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-    return len(seen)
-
-
-SYSV = {"shm": ("-m", "segment"), "sem": ("-s", "semaphore set"), "msg": ("-q", "message queue")}
-
-
-def _sysv():
-    """{(kind, id): {column: value}} from /proc/sysvipc/{shm,sem,msg}."""
-    out = {}
-    for kind in SYSV:
-        try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                names = next(f).split()
-                for line in f:
-                    row = dict(zip(names, line.split()))
-                    out[(kind, int(line.split()[1]))] = row
-        except (OSError, StopIteration, ValueError):
-            pass
-    return out
-
-
-def _sysv_ours(kind, row, key_k):
-    """At attribute "token": keyed with the run's K, or (a segment) private,
-    unattached and made by a process that is gone, not by a sandbox's uid (a
-    graded program's, at the rlimits level beside us, as root)."""
-    key = int(row["key"]) & 0xFFFFFFFF
-    if key:
-        return (key >> 16) & 0x7FFF == key_k
-    if int(row.get("cuid", -1)) in UIDS and int(row.get("cuid", -1)) != os.getuid():
-        return False
-    return (kind == "shm" and int(row.get("nattch", 1)) == 0
-            and not os.path.exists(f"/proc/{row.get('cpid', '1')}"))
-
-
-def _token_held_by_another(k, own_k):
-    """True if run token K (not ours) is held by a run on this machine now (its
-    flock in TOKEN_LOCKS, _Token): what carries it is that run's."""
-    if k == own_k or not 1 <= k <= 0x7FFF:
-        return False
-    try:
-        fd = os.open(TOKEN_LOCKS / ("r%04x" % k), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-
-
-NAME_TOKEN_RE = re.compile(r"^mmaplab-r([0-9a-f]{4})-")
-
-
-def _sysv_new_ours(kind, row, student_uid, shared_uid, key_k):
-    """At attribute "new" where the host's System V objects are seen (the
-    rlimits level): the student's uid made or owns it.  Where that uid is not
-    the student's alone (an ordinary user's grader: its plain runs, another
-    test's, share it), also not keyed with another live run's token and not a
-    segment whose creator still runs (the student's processes are all gone by
-    now)."""
-    if student_uid not in (int(row.get("uid", -1)), int(row.get("cuid", -1))):
-        return False
-    if not shared_uid:
-        return True
-    key = int(row["key"]) & 0xFFFFFFFF
-    if key and not key >> 31 and _token_held_by_another((key >> 16) & 0x7FFF, key_k):
-        return False
-    return not (kind == "shm" and os.path.exists(f"/proc/{row.get('cpid', '0')}"))
-
-
-def _name_of_another_run(name, own_k):
-    """A /dev/shm or /tmp name "mmaplab-rKKKK-..." of another live run."""
-    m = NAME_TOKEN_RE.match(name)
-    return bool(m) and _token_held_by_another(int(m.group(1), 16), own_k)
-
-
-def _entries(d, uid=None, prefix=None):
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return set()
-    out = set()
-    for n in names:
-        if prefix is not None and not n.startswith(prefix):
-            continue
-        if uid is not None:
-            try:
-                if os.lstat(os.path.join(d, n)).st_uid != uid:
-                    continue
-            except OSError:
-                continue
-        out.add(n)
-    return out
-
-
-def _overflow_uid():
-    try:
-        with open("/proc/sys/kernel/overflowuid") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 65534
-
-
-def _remove(path):
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-class _Stop(Exception):
-    """SIGTERM to the supervisor: the caller gives the run up."""
-
-
-def inner(cfg, argv):
-    import ctypes
-    import resource
-    global _slowness
-    _slowness = cfg["slowness"]             # seconds() here: the caller's measure, no probe of our own
-    report = os.fdopen(cfg["fd"], "w")
-    os.set_inheritable(cfg["fd"], False)
-    nonce = os.environ.pop("MMAPLAB_REPORT_NONCE", "")
-    student_uid = cfg["uid"] if cfg["drop"] else os.getuid()
-    by_token = cfg["attribute"] == "token"
-    key_k = run_token_key(cfg["token"])
-    keep = set(cfg.get("keep", []))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(4, 0, 0, 0, 0)               # PR_SET_DUMPABLE 0: the student cannot ptrace us
-    if not cfg["pidns"]:
-        libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER
-
-    def stop(signum, frame):
-        raise _Stop()
-    signal.signal(signal.SIGTERM, stop)
-
-    def send(rep):
-        rep["nonce"] = nonce
-        report.write("\n" + json.dumps(rep) + "\n")
-        report.close()
-
-    # What was there before (at "token", only to keep the IPC_PRIVATE rule to
-    # this run).  A private /dev/shm (bwrap) holds nothing but the folders on
-    # the way to the run's own (TMPDIR on /dev/shm): they are in `before` and
-    # in `keep`, never swept.
-    sysv_before = set() if cfg["ipcns"] else set(_sysv())
-    if by_token:       # names with the run's token; the host's /dev/shm and /tmp are shared
-        shm_uid, tmp_uid, prefix = None, None, f"mmaplab-{cfg['token']}-"
-        shm_before = tmp_before = set()
-    else:              # everything new (owned by the student, where the host's are shared)
-        shm_uid = None if cfg["private_tmp"] else student_uid
-        tmp_uid, prefix = student_uid, None
-        shm_before = _entries("/dev/shm")
-        tmp_before = _entries("/tmp")
-
-    def limit():
-        os.umask(0o022)
-        if cfg.get("affinity"):
-            os.sched_setaffinity(0, cfg["affinity"])
-        for res, value in ((resource.RLIMIT_CPU, (cfg["cpu"], cfg["cpu"] + 1)),
-                           (resource.RLIMIT_AS, (cfg["as"], cfg["as"])),
-                           (resource.RLIMIT_FSIZE, (cfg["fsize"], cfg["fsize"])),
-                           (resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"])),
-                           (resource.RLIMIT_CORE, (0, 0))):
-            if value[0] or res == resource.RLIMIT_CORE:
-                resource.setrlimit(res, value)
-        if cfg["drop"]:
-            os.setgroups([])
-            os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"])
-            os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
-
-    timed_out = False
-    p = None
-    try:
-        try:
-            began = time.monotonic()
-            p = subprocess.Popen(argv, preexec_fn=limit if cfg["rlimits"] else None,
-                                 start_new_session=True, stdin=subprocess.DEVNULL)
-        except OSError as e:
-            import errno
-            if e.errno in (errno.EAGAIN, errno.ENOMEM):    # the machine's resources, not the program
-                send({"returncode": 127, "timed_out": False, "leftovers": [],
-                      "grader_error": f"cannot start {argv[0]}: {errno.errorcode[e.errno]} (no resources)"})
-                return 0
-            sys.stderr.write(f"sandbox: cannot run {argv[0]}: {e}\n")
-            send({"returncode": 127, "timed_out": False, "leftovers": []})
-            return 127
-        try:
-            rc = p.wait(timeout=cfg["timeout"])
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            rc = p.wait()
-        seconds_used = time.monotonic() - began
-    except _Stop:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if p is not None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _kill_strays(cfg["pidns"])
-        send({"returncode": -signal.SIGKILL, "timed_out": False, "leftovers": [], "cancelled": True})
-        return 0
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)      # the clean-up below runs to its end
-    leftovers = []
-    n = _kill_strays(cfg["pidns"])
-    if n and not timed_out:
-        leftovers.append(f"{n} process(es) still running after the program ended (killed)")
-    now = _sysv()
-    # At the rlimits level (the host's IPC namespace) only what the student's
-    # uid made or owns is the run's: as root that uid is the sandbox's own
-    # (lease()); as an ordinary user it is also ours, so objects of other live
-    # runs (their token) are left to them.
-    shared_ipc = not by_token and not cfg["ipcns"]
-    shared_uid = not cfg["drop"]
-    for (kind, ident) in sorted(set(now) - sysv_before):
-        if by_token and not _sysv_ours(kind, now[(kind, ident)], key_k):
-            continue
-        if shared_ipc and not _sysv_new_ours(kind, now[(kind, ident)], student_uid, shared_uid, key_k):
-            continue
-        flag, what = SYSV[kind]
-        leftovers.append(f"System V {what} {ident} left behind (removed; the lab forgot IPC_RMID)")
-        subprocess.run(["ipcrm", flag, str(ident)], stderr=subprocess.DEVNULL)
-    # In a user namespace the files of unmapped users (root's) show as the
-    # overflow uid: when that is also the student's uid (a grader running as
-    # nobody), only what the supervisor could remove was the program's.
-    ambiguous = cfg["pidns"] and not cfg["drop"] and student_uid == _overflow_uid()
-
-    def sweep(path, what):
-        if path in keep:
-            return
-        if not by_token and shared_uid and _name_of_another_run(os.path.basename(path), key_k):
-            return           # a plain run's name beside a sandbox sharing its uid: not the student's
-        _remove(path)
-        if ambiguous and os.path.lexists(path):
-            return
-        leftovers.append(what)
-    for name in sorted(_entries("/dev/shm", shm_uid, prefix) - shm_before):
-        sweep("/dev/shm/" + name, f"/dev/shm/{name} left behind (removed; the lab forgot shm_unlink)")
-    if not cfg["private_tmp"]:
-        for name in sorted(_entries("/tmp", tmp_uid, prefix) - tmp_before):
-            sweep("/tmp/" + name, f"/tmp/{name} written outside the work directory (removed)")
-    send({"returncode": rc, "timed_out": timed_out, "leftovers": leftovers, "seconds": round(seconds_used, 4)})
-    return 0
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[1] == "inner" and sys.argv[3] == "--":
-        sys.exit(inner(json.loads(sys.argv[2]), sys.argv[4:]))
     lvl, why = level()
     print(describe(lvl) + (f" [{why}]" if why else ""))

@@ -15,7 +15,7 @@ with the trace file in a directory of the grader.  strace then stays outside
 the sandbox's PID and mount namespaces: the student's processes cannot see it
 (/proc), signal it, ptrace it or open its output file, and strace opens -o with
 FD_CLOEXEC, so no traced process inherits the file.  The trace then holds the
-sandbox's own processes too (bwrap, the Python supervisor, its ipcrm): pass
+sandbox's own processes too (bwrap, the Python supervisor's clean-up): pass
 program= (the path the supervisor executes) and only that process, from its
 execve on, and its descendants are checked.  --pidns-translation makes
 clone()'s return value name the child as strace sees it, so the tree can be
@@ -241,8 +241,8 @@ def program_events(events, program):
     memory of a process that is not dumpable, and the sandbox's supervisor
     makes itself (so the child it forks, until its execve) not dumpable.  The
     first such execve is the program's: the grader's own processes before it
-    (bwrap, the supervisor) are dumpable, and everything the supervisor runs
-    after it (ipcrm) comes later."""
+    (bwrap, the supervisor) are dumpable, and everything the supervisor does
+    after it (its clean-up) comes later."""
     root = next((e for e in events if e.name in ("execve", "execveat") and e.ok
                  and e.path in (program, None)), None)
     if root is None:
