@@ -34,6 +34,14 @@
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
 #define AT_64K 5 /* msg_sizes[5] is 64 KiB; 5..7 are the bulk sizes */
+/* Round trips that sleep, on two CPUs, first run this long untimed (run_cfg.warm): on a
+ * 2-CPU VM with the haltpoll idle driver, 1-byte round trips across CPUs measured 38-44 us
+ * in the first ~50 ms after the echo process started and 53-67 us after (lmbench's
+ * lat_unix, which times after its own calibration runs: 57-67 us).  The spinning ring
+ * never sleeps: nothing to warm.  The scheduler's placement is left as it comes. */
+#define WARM_SECS 0.06
+/* The warm-up count for round trips over channel kind that take us microseconds each in placement pl. */
+long warm_count(int kind, int pl, double us);
 
 /* Rows of the latency results, in the order of lat_ch (run.h). */
 enum { LAT_SPIN, LAT_FUTEX, LAT_PIPE, LAT_UNIX, LAT_MQ };

@@ -3,7 +3,8 @@
  * placement, in rounds.
  *
  * Round -1 is the warm-up: it runs every channel, placement and size once
- * with a fixed count and sizes the real runs from its time (~20 ms each).
+ * with a fixed count and sizes the real runs from its time (~20 ms each;
+ * round trips that sleep, on two CPUs, run WARM_SECS untimed first).
  * Every later round runs each channel in each placement at each size once,
  * one after the other, so noise that hits a round hits all of them.  A
  * channel that times out in a placement is skipped there from then on;
@@ -22,13 +23,19 @@ static bool measured(const struct settings *s, int k, int pl)
 	return s->placed[pl] && (k != CH_MEMCPY || pl == PL_ONE);
 }
 
-/* One run in placement pl; false when it failed. */
+long warm_count(int kind, int pl, double us)
+{
+	return pl != PL_TWO || kind == CH_SPIN || !(us > 0) ? 0 : (long)(WARM_SECS / (us * 1e-6)) + 1;
+}
+
+/* One run in placement pl (round trips: after warm untimed ones); false when it failed. */
 static bool one_run(const struct settings *s, struct results *r, int pl, struct outcome *o, const char *what,
-		    int kind, size_t size, long cnt, unsigned char *src, unsigned char *dst)
+		    int kind, size_t size, long cnt, long warm, unsigned char *src, unsigned char *dst)
 {
 	place(s, pl);
 	struct run_cfg rc = s->run;
 	rc.consumer_cpu = consumer_cpu(s, pl);
+	rc.warm = warm;
 	*o = size ? run_tput(&rc, kind, size, cnt, src, dst) : run_lat(&rc, kind, cnt);
 	if (kind != CH_MEMCPY) {
 		r->runs[pl]++;
@@ -47,11 +54,11 @@ static bool one_run(const struct settings *s, struct results *r, int pl, struct 
 
 void measure_channels(const struct settings *s, struct results *r, unsigned char *src, unsigned char *dst)
 {
-	static long n[NCH][NPL][NSIZES], nl[NLAT][NPL];
+	static long n[NCH][NPL][NSIZES], nl[NLAT][NPL], warm[NLAT][NPL];
 	bool dead[NCH][NPL] = {{false}}, ldead[NLAT][NPL] = {{false}};
 	printf("\n== Channels: a warm-up round sizes each run to ~%.0f ms; then %d rounds, every channel, placement\n"
-	       "   and size once per round (round trips too)\n",
-	       TARGET * 1e3, s->reps);
+	       "   and size once per round (round trips too; those that sleep, on 2 CPUs, after %.0f ms of them untimed)\n",
+	       TARGET * 1e3, s->reps, WARM_SECS * 1e3);
 	for (int round = -1; round < s->reps; round++) {
 		if (out_of_time(s)) {
 			printf("   (out of time after %d rounds: the medians are of those)\n", round < 0 ? 0 : round);
@@ -65,7 +72,7 @@ void measure_channels(const struct settings *s, struct results *r, unsigned char
 					long cnt = (long)(4 * MAX_MSG / msg_sizes[z]);
 					cnt = round >= 0 ? n[k][pl][z] : cnt > 20000 ? 20000 : cnt < 8 ? 8 : cnt;
 					struct outcome o;
-					bool ok = one_run(s, r, pl, &o, ch_name[k], k, msg_sizes[z], cnt, src, dst);
+					bool ok = one_run(s, r, pl, &o, ch_name[k], k, msg_sizes[z], cnt, 0, src, dst);
 					dead[k][pl] = o.timeout;
 					if (round < 0)
 						n[k][pl][z] = size_run(o.secs, cnt, TARGET, 16, 5000000);
@@ -78,10 +85,12 @@ void measure_channels(const struct settings *s, struct results *r, unsigned char
 					continue;
 				long cnt = round < 0 ? 100 : nl[j][pl];
 				struct outcome o;
-				bool ok = one_run(s, r, pl, &o, ch_name[lat_ch[j]], lat_ch[j], 0, cnt, NULL, NULL);
+				bool ok = one_run(s, r, pl, &o, ch_name[lat_ch[j]], lat_ch[j], 0, cnt, warm[j][pl], NULL, NULL);
 				ldead[j][pl] = o.timeout;
-				if (round < 0)
+				if (round < 0) {
 					nl[j][pl] = size_run(o.secs, cnt, TARGET, 20, 2000000);
+					warm[j][pl] = warm_count(lat_ch[j], pl, o.secs / (double)cnt * 1e6);
+				}
 				else
 					r->lat[j][pl][round] = ok ? o.secs / (double)cnt * 1e6 : NAN;
 			}

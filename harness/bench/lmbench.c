@@ -77,7 +77,8 @@ static double run_one(const struct settings *s, const char *prog, int pl)
 	return strtod(colon + 1, NULL);
 }
 
-/* Our figure of lmbench program k in placement pl: one run of ~50 ms (lmbench's ENOUGH), sized from the main rounds. */
+/* Our figure of lmbench program k in placement pl: one run of ~50 ms (lmbench's ENOUGH), sized from the
+ * main rounds (round trips on 2 CPUs after WARM_SECS untimed, as in the main rounds). */
 static double ours(const struct settings *s, const struct results *r, int k, int pl)
 {
 	struct run_cfg rc = s->run;
@@ -96,6 +97,7 @@ static double ours(const struct settings *s, const struct results *r, int k, int
 	double us = median(r->lat[j][pl], s->reps);
 	long n = isnan(us) ? 200 : (long)(0.05 / (us * 1e-6));
 	n = n < 20 ? 20 : n;
+	rc.warm = warm_count(lat_ch[j], pl, us);
 	struct outcome o = run_lat(&rc, lat_ch[j], n);
 	return o.ok ? o.secs / (double)n * 1e6 : NAN;
 }

@@ -305,7 +305,7 @@ struct outcome run_lat(const struct run_cfg *rc, int kind, long n)
 		pair_child(&pr);
 		chan_side(&c, 1);
 		pin_to_cpu(rc->consumer_cpu);
-		echo(rc, &c, &pr, n);
+		echo(rc, &c, &pr, rc->warm + n);
 		chan_close(&c);
 		pair_close(&pr);
 		_exit(0);
@@ -320,7 +320,9 @@ struct outcome run_lat(const struct run_cfg *rc, int kind, long n)
 	bool ok = true;
 	uint64_t replies = FNV0;
 	double t0 = now();
-	for (long i = 0; i < n; i++) {
+	for (long i = 0; i < rc->warm + n; i++) {
+		if (i == rc->warm)
+			t0 = now();
 		uint64_t num = rc->seed + (uint64_t)i;
 		stamp(buf, LAT_SIZE, num);
 		if (chan_send(&c, 0, buf, LAT_SIZE, deadline) || chan_recv(&c, 1, buf, LAT_SIZE, deadline)) {
@@ -341,7 +343,7 @@ struct outcome run_lat(const struct run_cfg *rc, int kind, long n)
 	finish(&o, pid, &rep, "echo process");
 	chan_close(&c);
 	pair_close(&pr);
-	o.ok = ok && rep.ok && rep.msgs == n;
+	o.ok = ok && rep.ok && rep.msgs == rc->warm + n;
 	o.sum = replies;
 	return o;
 }

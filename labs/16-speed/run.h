@@ -37,6 +37,8 @@ struct run_cfg {
 	int consumer_cpu; /* pin the consumer (or echo) process here; -1: where the producer may run */
 	double limit;     /* seconds a whole run may take */
 	uint64_t seed;    /* the data: message bytes and ping numbers follow from it */
+	long warm;        /* round trips before the timed ones (checked, not timed): between two CPUs the
+			     first tens of ms after the echo process starts are faster than what follows */
 };
 
 struct outcome {
@@ -52,7 +54,7 @@ struct outcome {
  * (dst is used by memcpy only). */
 struct outcome run_tput(const struct run_cfg *rc, int kind, size_t size, long n, unsigned char *src,
 			unsigned char *dst);
-/* n round trips of LAT_SIZE bytes (the channels of lat_ch). */
+/* n round trips of LAT_SIZE bytes (the channels of lat_ch), timed after rc->warm more. */
 struct outcome run_lat(const struct run_cfg *rc, int kind, long n);
 
 /* Run on that CPU from now on; -1 does nothing. */
