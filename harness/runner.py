@@ -218,17 +218,12 @@ PROBE = "i=0; while [ $i -lt 20 ]; do i=$((i+1)); /bin/true; done; i=0; while [ 
 PROBE_SECONDS = 0.03      # what PROBE takes on a quiet 2-CPU Debian 12 VM
 
 
-_slowness = None           # the supervisor's: the caller's measure, given in its settings
-
-
 def slowness():
     """How many times slower than a quiet 2-CPU machine this one is now (at
     least 1): PROBE (20 process starts and a shell loop) timed three times,
     the median.  Measured once per session: the value goes into the
     environment (MMAPLABS_SLOWNESS), so the processes the harness starts reuse it
     (the supervisor, whose environment is the sandbox's, gets it in its settings)."""
-    if _slowness:
-        return _slowness
     try:
         return max(1.0, float(os.environ["MMAPLABS_SLOWNESS"]))
     except (KeyError, ValueError):
