@@ -650,13 +650,14 @@ class ReferenceError(Exception):
 
 
 def harness_code():
-    """The grader's Python: harness/*.py but the tests."""
+    """The grader's code: harness/*.py but the tests, and the sandbox's supervisor (supervisor.c)."""
     here = Path(__file__).resolve().parent
-    return [p for p in sorted(here.glob("*.py")) if not p.name.startswith(("test_", "conftest"))]
+    return [p for p in sorted([*here.glob("*.py"), here / "supervisor.c"])
+            if not p.name.startswith(("test_", "conftest"))]
 
 
 def grader_code_version():
-    """A hash of the grader's code (harness/*.py but the tests): a calibration
+    """A hash of the grader's code (harness_code()): a calibration
     made by another version of the grader is not reused."""
     h = hashlib.sha256()
     for p in harness_code():

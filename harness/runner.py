@@ -24,8 +24,8 @@ Levels, weakest first (`python3 harness/runner.py` names the sandbox you get):
 The grader uses the strongest sandbox that works here (level());
 MMAPLABS_SANDBOX=bwrap|unshare|rlimits forces one (for tests).
 
-At every level the program runs under a small supervisor (supervisor.py,
-`supervisor.py CONFIG -- ARGV`) that gives it its own session and process
+At every level the program runs under a small supervisor (supervisor.c,
+`supervisor KEY=VALUE... -- ARGV`, built by supervisor()) that gives it its own session and process
 group and, in a sandbox, RLIMIT_CPU/AS/FSIZE/NPROC, no core files and, as root,
 a uid of its own (lease(): one of UIDS, flocked while in use, so no limit of
 one sandbox counts another's processes; as an ordinary user each bwrap or
@@ -55,12 +55,12 @@ that writes or reads it; no two runs on the machine hold the same K at once.
 Time: every duration the harness waits for is seconds(d), d being what it
 takes on a quiet 2-CPU machine, scaled by slowness(), measured once per session.
 
-Standard library only.  The supervisor runs with `python3 -I -S` inside the
-sandbox, where supervisor.py is all there is of the harness.
+Standard library only (and cc, once, for the supervisor).  The supervisor is
+all there is of the harness inside the sandbox.
 """
 import fcntl
+import hashlib
 import json
-import marshal
 import math
 import os
 import re
@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-SUPERVISOR = HERE.parent / "supervisor.py"   # what runs inside every run (its docstring)
+SUPERVISOR_SOURCE = HERE.parent / "supervisor.c"   # what runs inside every run (its header comment)
 LEVELS = ("bwrap", "unshare", "rlimits")          # the sandboxes, strongest first
 DESCRIBE = {
     "bwrap": "bubblewrap: private IPC, PID, network, /dev/shm and /tmp; read-only system; only the work directory writable",
@@ -92,7 +92,6 @@ DESCRIBE = {
 UIDS = range(65100, 65200)
 SANDBOX_UID = UIDS[0]             # an unprivileged uid (the tests use it); runs take a lease()
 UID_LOCKS = Path("/run/mmaplab-uids")     # root's: one flock per uid in use
-INNER_PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 SHM_TMPFS_BYTES = 64 << 20
 OUTPUT_LIMIT = 1 << 20
 
@@ -356,8 +355,8 @@ def _bwrap(workdir, ro_binds):
                 made.add(str(parent))
                 cmd += ["--perms", "0755", "--dir", str(parent)]
         cmd += [how, path, path]
-    cmd += ["--ro-bind", str(SUPERVISOR), "/sandbox/supervisor.py", "--chdir", str(workdir)]
-    return cmd, "/sandbox/supervisor.py"
+    cmd += ["--ro-bind", str(supervisor()), "/sandbox/supervisor", "--chdir", str(workdir)]
+    return cmd, "/sandbox/supervisor"
 
 
 def _unshare():
@@ -367,7 +366,57 @@ def _unshare():
         # program) have no capability, so the program cannot ptrace the
         # non-dumpable supervisor or open its report pipe through /proc.
         cmd += ["--user", "--map-current-user"]
-    return cmd, str(SUPERVISOR)
+    return cmd, str(supervisor())
+
+
+_supervisor = None
+
+
+def supervisor():
+    """The supervisor's program: supervisor.c built with cc into the build
+    folder ($BUILD/harness/supervisor-<hash of the source>), once for each
+    version of the source (a new name: no run ever sees a half-written one)."""
+    global _supervisor
+    if _supervisor is None:
+        source = SUPERVISOR_SOURCE.read_bytes()
+        build = Path(os.environ.get("BUILD") or "build")
+        build = build if build.is_absolute() else HERE.parent.parent / build
+        out = build / "harness" / f"supervisor-{hashlib.sha256(source).hexdigest()[:16]}"
+        if not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f"{out.name}.tmp{os.getpid()}.{secrets.token_hex(4)}")
+            try:
+                r = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp),
+                                    str(SUPERVISOR_SOURCE)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            except OSError as e:
+                raise GraderError(f"cannot build the sandbox's supervisor: cc: {e}") from None
+            if r.returncode:
+                tmp.unlink(missing_ok=True)
+                raise GraderError(f"cannot build the sandbox's supervisor ({SUPERVISOR_SOURCE}): "
+                                  + (r.stderr.strip()[-500:] or f"cc exit {r.returncode}"))
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, out)
+        _supervisor = out
+    return _supervisor
+
+
+def _settings(cfg):
+    """runner.run's settings as the supervisor's KEY=VALUE arguments."""
+    out = []
+    for k, v in cfg.items():
+        if v is None:
+            continue
+        if k == "keep":
+            out += [f"keep={p}" for p in v]
+        elif k == "affinity":
+            out += [f"cpu_on={c}" for c in v]
+        elif k == "sandbox_uids":
+            out += [f"uid_lo={v[0]}", f"uid_hi={v[1]}"]
+        elif isinstance(v, bool):
+            out.append(f"{k}={int(v)}")
+        else:
+            out.append(f"{k}={v}")
+    return out
 
 
 def _works(cmd):
@@ -595,8 +644,8 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         elif level == "unshare":
             prefix, script = _unshare()
         else:
-            prefix, script = [], str(SUPERVISOR)
-        cmd = prefix + [INNER_PY, "-I", "-S", script, marshal.dumps(cfg, 2).hex(), "--", *map(str, argv)]
+            prefix, script = [], str(supervisor())
+        cmd = prefix + [script, *_settings(cfg), "--", *map(str, argv)]
         if wrap:
             cmd = wrap(cmd)
         if level == "plain":

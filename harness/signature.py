@@ -15,7 +15,7 @@ with the trace file in a directory of the grader.  strace then stays outside
 the sandbox's PID and mount namespaces: the student's processes cannot see it
 (/proc), signal it, ptrace it or open its output file, and strace opens -o with
 FD_CLOEXEC, so no traced process inherits the file.  The trace then holds the
-sandbox's own processes too (bwrap, the Python supervisor's clean-up): pass
+sandbox's own processes too (bwrap, the supervisor's clean-up): pass
 program= (the path the supervisor executes) and only that process, from its
 execve on, and its descendants are checked.  --pidns-translation makes
 clone()'s return value name the child as strace sees it, so the tree can be
