@@ -52,7 +52,10 @@ import os
 import platform
 import shlex
 import shutil
+import select
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -1111,6 +1114,180 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+class Forker:
+    """Where grade-all's graders come from: a process forked from grade-all
+    before its threads start, with every module already imported, that forks
+    each submission's grader (`grade.py grade ...`'s main, its output to a
+    file).  A new interpreter per submission spent about 50 ms of CPU on
+    imports alone, more than the rest of its own work.
+
+    The graders are the forker's children: it reports each one's pid, then its
+    exit status, on a socket of that grader's own; it dies with grade-all (so
+    do they: PR_SET_PDEATHSIG, as before) and ends when grade-all closes its
+    socket and every grader has ended.  Forked only from one thread each time,
+    so no lock of another thread is copied held."""
+
+    def __init__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 0
+            try:
+                keep = theirs.detach()           # nothing of grade-all's stays open here: its locks
+                os.closerange(3, keep)
+                os.closerange(keep + 1, 1 << 16)
+                _forker_serve(socket.socket(fileno=keep))
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
+        theirs.close()
+
+    def start(self, argv, log_path):
+        """Start main(argv) with stdout and stderr in log_path: a Popen-like handle."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with self.lock:
+                socket.send_fds(self.sock, [json.dumps([list(map(str, argv)), str(log_path)]).encode()],
+                                [theirs.fileno()])
+        finally:
+            theirs.close()
+        answer = mine.recv(256).decode()
+        if not answer.startswith("pid "):
+            mine.close()
+            raise OSError(f"cannot start a grader: {answer or 'the forker is gone'}")
+        return Forked(int(answer[4:]), mine)
+
+    def close(self):
+        self.sock.close()                  # the forker ends once its graders have
+        os.waitpid(self.pid, 0)
+
+
+class Forked:
+    """A grader Forker started: the part of subprocess.Popen grade-all uses."""
+
+    def __init__(self, pid, sock):
+        self.pid, self.sock, self.returncode = pid, sock, None
+        self.reading = threading.Lock()    # one reader: grade-all's main thread polls while a pool thread waits
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        left = lambda: None if end is None else max(0.0, end - time.monotonic())  # noqa: E731
+        if not self.reading.acquire(timeout=-1 if end is None else left()):
+            raise subprocess.TimeoutExpired(f"grader {self.pid}", timeout)
+        try:
+            if self.returncode is None:
+                if not select.select([self.sock], [], [], left())[0]:
+                    raise subprocess.TimeoutExpired(f"grader {self.pid}", timeout)
+                answer = self.sock.recv(64).decode()
+                self.returncode = int(answer[5:]) if answer.startswith("exit ") else 70
+                self.sock.close()
+        finally:
+            self.reading.release()
+        return self.returncode
+
+    def poll(self):
+        try:
+            return self.wait(0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def send_signal(self, sig):
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+def _forker_serve(control):
+    """The forker's loop (see Forker)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)      # Ctrl-C reaches the graders; grade-all decides
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)     # PR_SET_PDEATHSIG: gone with grade-all
+    if os.getppid() == 1:
+        return
+    sel = selectors.DefaultSelector()
+    sel.register(control, selectors.EVENT_READ)
+    graders = {}                           # pidfd -> (pid, the socket to report on)
+    while control is not None or graders:
+        for key, _ in sel.select():
+            if key.fileobj is control:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+                except OSError:
+                    msg, fds = b"", []
+                if not msg:
+                    sel.unregister(control)
+                    control.close()
+                    control = None
+                    continue
+                reply = socket.socket(fileno=fds[0])
+                argv, log_path = json.loads(msg)
+                try:
+                    pid = os.fork()
+                except OSError as e:
+                    reply.sendall(f"error {e}".encode())
+                    reply.close()
+                    continue
+                if pid == 0:
+                    _forked_grader(argv, log_path)
+                pidfd = os.pidfd_open(pid)
+                graders[pidfd] = (pid, reply)
+                sel.register(pidfd, selectors.EVENT_READ)
+                reply.sendall(f"pid {pid}".encode())
+            else:
+                pid, reply = graders.pop(key.fileobj)
+                sel.unregister(key.fileobj)
+                os.close(key.fileobj)
+                status = os.waitpid(pid, 0)[1]
+                try:
+                    reply.sendall(f"exit {os.waitstatus_to_exitcode(status)}".encode())
+                except OSError:
+                    pass
+                reply.close()
+
+
+def _forked_grader(argv, log_path):
+    """In the forker's child: what `python3 grade.py ARGV` would do, output in log_path."""
+    code = 70
+    try:
+        os.closerange(3, 1 << 16)          # no socket of the forker, nothing of grade-all's
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.argv = [str(Path(__file__).resolve()), *argv]
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if not isinstance(e.code, int) and e.code is not None:
+                print(e.code, file=sys.stderr)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+
+
 def grade_all(subs_dir, out, settings, jobs, log=print):
     """Grade every submission folder; returns the exit status (0, 1: grader
     errors, INTERRUPTED)."""
@@ -1152,20 +1329,23 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
 
     children, stop = {}, threading.Event()
     lock = threading.Lock()
+    forker = None
 
     def one(s, key, part):
         work = out / "work" / s.name
-        cmd = [sys.executable, str(Path(__file__).resolve()), "grade", "--submission", str(s.resolve()),
-               "--out", str(work), "--student", s.name, "--quiet", "--grader-part", str(part), *settings.argv()]
+        argv = ["grade", "--submission", str(s.resolve()), "--out", str(work), "--student", s.name, "--quiet",
+                "--grader-part", str(part), *settings.argv()]
         t = time.monotonic()
+        log_tmp = out / "work" / f".{s.name}.log"
         with lock:
             if stop.is_set():
                 return s, key, None, 0.0
-            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 errors="backslashreplace")
+            p = forker.start(argv, log_tmp)
             children[s.name] = p
-        text, _ = p.communicate()
+        p.wait()
         work.mkdir(parents=True, exist_ok=True)
+        text = log_tmp.read_bytes().decode("utf-8", "backslashreplace")
+        log_tmp.unlink()
         (work / "log.txt").write_text(text)
         return s, key, p.returncode, time.monotonic() - t
 
@@ -1186,6 +1366,7 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
                 with grader_part(labs_sel, lvl):
                     pass
         with (grader_part(labs_sel, lvl) if todo else nullcontext()) as part:
+            forker = Forker() if todo else None      # before the threads start
             pool = ThreadPoolExecutor(max_workers=max(1, jobs))
             futures = [pool.submit(one, s, key, part) for s, key in todo]
             for f in as_completed(futures):
@@ -1234,6 +1415,8 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
         return INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, old)
+        if forker:
+            forker.close()
     save()
     log(f"gradebook: {out / 'gradebook.csv'} ({len(rows)} rows); feedback: {out / 'feedback'}/")
     if status:
