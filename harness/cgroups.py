@@ -127,6 +127,27 @@ class _Setup:
                 self.ctl[c] = ("v1", base)
             except OSError as e:
                 self.why.append(f"cannot make {base}: {e.strerror}")
+        for base in {b for _, b in self.ctl.values()} | ({self.v2} if self.v2 else set()):
+            _sweep(base)
+
+
+def _sweep(base):
+    """Remove the groups that runs of graders now gone could not remove: a
+    member still unreaped at close() (an orphan whose new parent had not reaped
+    it yet: a killed grader's sandbox) keeps a group busy past its wait.  Only
+    groups whose maker ("run-<pid>-...") is gone; one still in use is not
+    empty, and rmdir refuses it."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for n in names:
+        maker = n.split("-")[1] if n.startswith("run-") and n.count("-") >= 2 else ""
+        if maker.isdigit() and not os.path.exists(f"/proc/{maker}"):
+            try:
+                os.rmdir(base / n)
+            except OSError:
+                pass
 
 
 def setup():

@@ -389,3 +389,33 @@ def test_help_lists_every_lab():
     out = make("help").stdout
     for lab in labs.all_labs():
         assert lab.slug in out and lab.title in out
+
+
+def test_stale_run_groups_are_swept():
+    """A run's control groups that close() could not remove (a member not yet
+    reaped: a killed grader's orphans) go at the next grader's start once the
+    run's maker is gone; a live maker's groups stay."""
+    import cgroups
+    s = cgroups.setup()
+    bases = {b for _, b in s.ctl.values()} | ({s.v2} if s.v2 else set())
+    if not bases:
+        pytest.skip("no control groups here: " + "; ".join(s.why or ["none mounted"]))
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                     # a pid no process has now
+    stale, live = f"run-{gone.pid}-rtest-stale", f"run-{os.getpid()}-rtest-live"
+    try:
+        for b in bases:
+            (b / stale).mkdir()
+            (b / live).mkdir()
+        for b in bases:
+            cgroups._sweep(b)
+        for b in bases:
+            assert not (b / stale).exists(), b
+            assert (b / live).exists(), b
+    finally:
+        for b in bases:
+            for n in (stale, live):
+                try:
+                    os.rmdir(b / n)
+                except OSError:
+                    pass
