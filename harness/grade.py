@@ -46,6 +46,7 @@ reports (reports.py, the formats).  The handout is harness/handout.py.
 Standard library only.
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -445,16 +446,22 @@ def grader_part(labs_sel, lvl):
         pass
     cache = labs.build_dir() / "grade" / "parts" / h.hexdigest()[:16]
     if not (cache / "tree").is_dir():
-        with tempfile.TemporaryDirectory(prefix="mmaplab-grader.", dir=staging_base(lvl)) as d:
-            os.chmod(d, 0o711)
-            prepare(labs_sel, lvl, Path(d) / "tree")
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=cache.parent))
-            shutil.copytree(Path(d) / "tree", tmp / "tree", symlinks=True)    # times kept: objects up to date
-            try:
-                os.rename(tmp, cache)
-            except OSError:          # another grader made it meanwhile: the same files
-                shutil.rmtree(tmp, ignore_errors=True)
+        # Graders started together (a class at -j N, several grade-alls) wait for the
+        # first one's build instead of each compiling labs/common (4 at once compiled
+        # it 4 times: 28 compiles where 7 do).
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache.parent / f"{cache.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (cache / "tree").is_dir():
+                with tempfile.TemporaryDirectory(prefix="mmaplab-grader.", dir=staging_base(lvl)) as d:
+                    os.chmod(d, 0o711)
+                    prepare(labs_sel, lvl, Path(d) / "tree")
+                    tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=cache.parent))
+                    shutil.copytree(Path(d) / "tree", tmp / "tree", symlinks=True)    # times kept: objects up to date
+                    try:
+                        os.rename(tmp, cache)
+                    except OSError:          # another grader made it meanwhile: the same files
+                        shutil.rmtree(tmp, ignore_errors=True)
     yield cache / "tree"
 
 
