@@ -1289,6 +1289,8 @@ def _forked_grader(argv, log_path):
             code = 1
     finally:
         try:
+            import atexit
+            atexit._run_exitfuncs()        # what an interpreter's exit runs (weakref.finalize's among them)
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
