@@ -1219,8 +1219,6 @@ def _forker_serve(control):
         signal.signal(s, signal.SIG_IGN)      # Ctrl-C reaches the graders; grade-all decides
     import ctypes
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)     # PR_SET_PDEATHSIG: gone with grade-all
-    if os.getppid() == 1:
-        return
     sel = selectors.DefaultSelector()
     sel.register(control, selectors.EVENT_READ)
     graders = {}                           # pidfd -> (pid, the socket to report on)

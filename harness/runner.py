@@ -55,7 +55,7 @@ that writes or reads it; no two runs on the machine hold the same K at once.
 Time: every duration the harness waits for is seconds(d), d being what it
 takes on a quiet 2-CPU machine, scaled by slowness(), measured once per session.
 
-Standard library only (and cc, once, for the supervisor).  The supervisor is
+Standard library only (and cc, once, for the supervisor; labs.py for where it goes).  The supervisor is
 all there is of the harness inside the sandbox.
 """
 import fcntl
@@ -379,9 +379,8 @@ def supervisor():
     global _supervisor
     if _supervisor is None:
         source = SUPERVISOR_SOURCE.read_bytes()
-        build = Path(os.environ.get("BUILD") or "build")
-        build = build if build.is_absolute() else HERE.parent.parent / build
-        out = build / "harness" / f"supervisor-{hashlib.sha256(source).hexdigest()[:16]}"
+        import labs        # the build folder's one rule ($BUILD, relative to the tree)
+        out = labs.build_dir() / "harness" / f"supervisor-{hashlib.sha256(source).hexdigest()[:16]}"
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_name(f"{out.name}.tmp{os.getpid()}.{secrets.token_hex(4)}")
@@ -401,21 +400,12 @@ def supervisor():
 
 
 def _settings(cfg):
-    """runner.run's settings as the supervisor's KEY=VALUE arguments."""
+    """runner.run's settings as the supervisor's KEY=VALUE arguments (a list:
+    the key once per item; None: left out)."""
     out = []
     for k, v in cfg.items():
-        if v is None:
-            continue
-        if k == "keep":
-            out += [f"keep={p}" for p in v]
-        elif k == "affinity":
-            out += [f"cpu_on={c}" for c in v]
-        elif k == "sandbox_uids":
-            out += [f"uid_lo={v[0]}", f"uid_hi={v[1]}"]
-        elif isinstance(v, bool):
-            out.append(f"{k}={int(v)}")
-        else:
-            out.append(f"{k}={v}")
+        for item in (v if isinstance(v, list) else [] if v is None else [v]):
+            out.append(f"{k}={int(item) if isinstance(item, bool) else item}")
     return out
 
 
@@ -627,9 +617,10 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
             "token": token.value,
             "key_k": run_token_key(token.value),
             "token_locks": str(TOKEN_LOCKS),
-            "sandbox_uids": [UIDS.start, UIDS.stop],
+            "uid_lo": UIDS.start,
+            "uid_hi": UIDS.stop,
             "keep": _keep([workdir, *ro_binds]),
-            "affinity": sorted(cpus) if cpus else None,
+            "cpu_on": sorted(cpus) if cpus else None,
         }
         if drop:
             try:

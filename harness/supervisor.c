@@ -252,13 +252,22 @@ static void send(int rc, bool timed_out, struct list *leftovers, const char *ext
 	free(b.s);
 }
 
-static char *json_field(const char *key, const char *text)
+/* The report of a run the grader's side could not start: "grader_error", the
+ * message printf-formatted. */
+static void send_grader_error(const char *fmt, ...)
 {
 	struct buf b = { 0 };
-	json_string(&b, key);
-	puts_(&b, ": ");
-	json_string(&b, text);
-	return b.s;
+	char *text;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	puts_(&b, "\"grader_error\": ");
+	json_string(&b, text ? text : "out of memory");
+	send(127, false, NULL, b.s);
+	free(text);
+	free(b.s);
 }
 
 /* ---- what is left ------------------------------------------------------------------ */
@@ -870,24 +879,19 @@ int main(int argc, char **argv)
 
 	double began = now();
 	const char *why = NULL;
-	int err = 0, rc = 0;
+	int err = 0, rc = 0, status = 0;
 	pid_t pid = start(program, &why, &err);
 	if (pid < 0) {
 		if (!strcmp(why, "setup")) {
-			char *m = xasprintf("cannot set the program's limits or uid: %s", errname(err));
-			char *f = json_field("grader_error", m);
-			send(127, false, NULL, f);
-			return 0;
+			send_grader_error("cannot set the program's limits or uid: %s", errname(err));
+		} else if (err == EAGAIN || err == ENOMEM) {   /* the machine's resources, not the program */
+			send_grader_error("cannot start %s: %s (no resources)", program[0], errname(err));
+		} else {
+			fprintf(stderr, "sandbox: cannot run %s: [Errno %d] %s\n", program[0], err, strerror(err));
+			send(127, false, NULL, NULL);
+			status = 127;
 		}
-		if (err == EAGAIN || err == ENOMEM) {   /* the machine's resources, not the program */
-			char *m = xasprintf("cannot start %s: %s (no resources)", program[0], errname(err));
-			char *f = json_field("grader_error", m);
-			send(127, false, NULL, f);
-			return 0;
-		}
-		fprintf(stderr, "sandbox: cannot run %s: [Errno %d] %s\n", program[0], err, strerror(err));
-		send(127, false, NULL, NULL);
-		return 127;
+		goto done;
 	}
 	bool timed_out = false;
 	int how = wait_program(pid, cfg.timeout, sigfd, &rc);
@@ -895,15 +899,15 @@ int main(int argc, char **argv)
 		killpg(pid, SIGKILL);
 		kill_strays();
 		send(-SIGKILL, false, NULL, "\"cancelled\": true");
-		return 0;
+		goto done;
 	}
 	if (how == 1) {
-		int status;
+		int ws;
 		timed_out = true;
 		killpg(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 			;
-		rc = exitcode(status);
+		rc = exitcode(ws);
 	}
 	double used = now() - began;
 	/* SIGTERM stays blocked: the clean-up below runs to its end */
@@ -967,10 +971,11 @@ int main(int argc, char **argv)
 	snprintf(extra, sizeof extra, "\"seconds\": %.4f", used);
 	send(rc, timed_out, &leftovers, extra);
 	free_list(&leftovers);
+	free(ipc_now);
+done:
 	free_list(&shm_before);
 	free_list(&tmp_before);
-	free(ipc_now);
 	free(ipc_before);
 	free(prefix);
-	return 0;
+	return status;
 }
