@@ -309,16 +309,20 @@ static int procs(struct proc **out)
 	return n;
 }
 
-/* Live processes other than the supervisor (and the namespace's init). */
-static int strays(int **out)
+/* The processes other than the supervisor (and the namespace's init), zombies
+ * included: /proc is listed before each process's state is read, so a process
+ * listed alive may have forked and exited by the time its state is read (a
+ * zombie now), and its child, born after the listing, is not in it.  Only a
+ * listing without a single descendant, live or zombie, says that none is left. */
+static int strays(struct proc **out)
 {
 	struct proc *ps = NULL;
 	int n = procs(&ps), k = 0, me = getpid();
-	int *v = xrealloc(NULL, (n + 1) * sizeof *v);
+	struct proc *v = xrealloc(NULL, (n + 1) * sizeof *v);
 	if (cfg.pidns) {
 		for (int i = 0; i < n; i++)
-			if (ps[i].pid != 1 && ps[i].pid != me && ps[i].state != 'Z')
-				v[k++] = ps[i].pid;
+			if (ps[i].pid != 1 && ps[i].pid != me)
+				v[k++] = ps[i];
 	} else {             /* descendants: orphans come to us (subreaper) */
 		bool *kid = calloc(n ? n : 1, sizeof *kid);
 		int *todo = xrealloc(NULL, (n + 1) * sizeof *todo), t = 0;
@@ -334,8 +338,8 @@ static int strays(int **out)
 				}
 		}
 		for (int i = 0; i < n; i++)
-			if (kid[i] && ps[i].state != 'Z')
-				v[k++] = ps[i].pid;
+			if (kid[i])
+				v[k++] = ps[i];
 		free(kid);
 		free(todo);
 	}
@@ -357,24 +361,26 @@ static int kill_strays(void)
 	int *seen = NULL, nseen = 0;
 	double end = now() + seconds(5);
 	while (now() < end) {
-		int *left = NULL, n = strays(&left);
+		struct proc *left = NULL;
+		int n = strays(&left);
 		if (!n) {
 			free(left);
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			bool known = false;
+			bool known = left[i].state == 'Z';      /* ended by itself: not a stray */
 			for (int j = 0; j < nseen && !known; j++)
-				known = seen[j] == left[i];
+				known = seen[j] == left[i].pid;
 			if (!known) {
 				seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
-				seen[nseen++] = left[i];
+				seen[nseen++] = left[i].pid;
 			}
 		}
 		if (cfg.pidns)
 			kill(-1, SIGKILL);
 		for (int i = 0; i < n; i++)
-			kill(left[i], SIGKILL);   /* one we may not kill stays a stray: it is reported */
+			if (left[i].state != 'Z')
+				kill(left[i].pid, SIGKILL);   /* one we may not kill stays a stray: it is reported */
 		free(left);
 		reap();
 		nap(0.01);
