@@ -59,17 +59,28 @@ int main(void)
 """
 # Cases that must be contained at every sandbox level (processes, limits, hygiene).
 EVERY_LEVEL = ["fork-bomb", "setsid-daemon", "ignore-sigterm", "sysv-leak", "big-file"]
+# The cases that never end by themselves: each of their runs lasts its whole time
+# limit, spinning on a CPU.  They are graded by a grade-all of their own beside the
+# others', with a short floor (fast(endless=True)): what is checked (killed at the
+# limit, contained, cleaned up, the other lab graded in full) does not depend on
+# how long the limit is, and the floor the cases that end by themselves need
+# (a file written up to RLIMIT_FSIZE under load) would make each spin 3 times as long.
+ENDLESS = ("fork-bomb", "ignore-sigterm", "infinite-loop")
+
+
 # Short limits keep the endless hostile cases quick (the victim's own time is a
 # millisecond: the floor decides); scale 40 leaves lab 09 room when a fork bomb
 # runs beside it (real grading: max(10 x reference, 5 s)).
-def fast():
+def fast(endless=False):
     """Short limits for a grading that starts now: the machine's slowness
     measured again (the other workers' tests load it more or less as the
     session goes on), so the floor leaves the hostile cases that end by
     themselves (a file up to RLIMIT_FSIZE, a flood of output) time to end,
-    whatever the load now.  The graders started here inherit the measure."""
+    whatever the load now.  The graders started here inherit the measure.
+    endless: for a grading of ENDLESS cases only, whose limit only has to
+    end them (lab 09's limit is 40 x its reference time, above either floor)."""
     os.environ.pop("MMAPLABS_SLOWNESS", None)
-    floor = max(runner.seconds(0.5), 5 * file_limit_seconds())
+    floor = runner.seconds(0.15) if endless else max(runner.seconds(0.5), 5 * file_limit_seconds())
     return ["--timeout-floor", f"{floor:.2f}", "--timeout-scale", "40"]
 
 
@@ -303,16 +314,52 @@ CLASS = ["broken-compile", "broken-step", "cheat-arithmetic", "cheat-copy-other"
          "handout", "missing-lab", "nondeterministic", "reference"]
 
 
+def split_endless(subs):
+    """The ENDLESS submissions of subs, moved into a folder of their own (None: there are none)."""
+    found = [p for p in sorted(subs.iterdir()) if p.name in ENDLESS]
+    if not found:
+        return None
+    endless = subs.parent / (subs.name + "-endless")
+    endless.mkdir()
+    for p in found:
+        p.rename(endless / p.name)
+    return endless
+
+
+def grade_alls(t, parts, *args, env=None):
+    """One grade-all per (subs, out, settings, jobs) of parts, all at once; their
+    CompletedProcesses.  (As an ordinary user at the weak levels the graders
+    still take turns: runner.shared_uid_turn.)"""
+    procs = [subprocess.Popen([PY, str(t / "harness" / "grade.py"), "all", str(subs), "-j", str(jobs),
+                               "--out", str(out), *args, *settings], cwd=t, env=grader_env(env),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="backslashreplace")
+             for subs, out, settings, jobs in parts]
+    done = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=runner.seconds(300))
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return done
+
+
 def grade_batch(t, hidden, subs, tmp_path_factory, env=None, repeat=2):
-    """grade-all over subs (the batch's settings), with the host's state before and after."""
+    """grade-all over subs (the batch's settings), with the host's state before
+    and after; its ENDLESS submissions by a second grade-all at the same time,
+    with the short floor (their own "part": out_of() finds a submission's)."""
     before = host_state(t)
-    out = tmp_path_factory.mktemp("out")
-    settings = fast()
-    r = grade_py(t, "all", str(subs), "-j", "4", "--labs", "9,99", "--expected", str(hidden),
-                 "--out", str(out), "--repeat", str(repeat), "--drawn", "1", *settings,
-                 env={"GRADE_SECRET": GRADE_KEY, **(env or {})})
-    return {"run": r, "out": out, "subs": subs, "before": before, "after": host_state(t),
-            "tree": t, "hidden": hidden, "fast": settings}
+    endless = split_endless(subs)
+    parts = [(subs, tmp_path_factory.mktemp("out"), fast(), 4)]
+    if endless:
+        parts.append((endless, tmp_path_factory.mktemp("out"), fast(endless=True), len(ENDLESS)))
+    runs = grade_alls(t, parts, "--labs", "9,99", "--expected", str(hidden), "--repeat", str(repeat),
+                      "--drawn", "1", env={"GRADE_SECRET": GRADE_KEY, **(env or {})})
+    b = [{"run": r, "out": out, "subs": subs, "fast": settings} for r, (subs, out, settings, _) in zip(runs, parts)]
+    return {**b[0], "parts": b, "before": before, "after": host_state(t), "tree": t, "hidden": hidden}
+
+
+def out_of(batch, name):
+    """The grade-all output folder that holds submission name's results."""
+    (out,) = [p["out"] for p in batch["parts"] if (p["subs"] / name).is_dir()]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +425,7 @@ def hostile(tree, tmp_path_factory):
 
 
 def results_of(batch, name):
-    return check_results_json(batch["out"] / "work" / name / "results.json")
+    return check_results_json(out_of(batch, name) / "work" / name / "results.json")
 
 
 def batch_args(batch, *more):
@@ -395,9 +442,11 @@ def test_batch_ran(batch):
 
 def test_hostile_batch_ran(hostile):
     """No hostile case is taken for a failure of the grader."""
-    r = hostile["run"]
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "GRADER ERROR" not in r.stdout, r.stdout
+    assert [sorted(p.name for p in b["subs"].iterdir()) for b in hostile["parts"]][1:] == [list(ENDLESS)]
+    for b in hostile["parts"]:
+        r = b["run"]
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "GRADER ERROR" not in r.stdout, r.stdout
 
 
 def test_reference_scores_full_marks(batch):
@@ -453,14 +502,15 @@ def test_hidden_variants_are_graded_but_not_shown(batch):
     assert SECRET not in json.dumps(r)
 
 
-def reports_parse(b, names):
-    assert sorted(p.name for p in b["subs"].iterdir()) == names
-    with open(b["out"] / "gradebook.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert sorted(r["student"] for r in rows) == names
+def reports_parse(batch, names):
+    assert sorted(p.name for b in batch["parts"] for p in b["subs"].iterdir()) == names
+    for b in batch["parts"]:
+        with open(b["out"] / "gradebook.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert sorted(r["student"] for r in rows) == sorted(p.name for p in b["subs"].iterdir())
     for n in names:
-        ET.parse(b["out"] / "work" / n / "junit.xml")
-        assert (b["out"] / "feedback" / f"{n}.md").exists()
+        ET.parse(out_of(batch, n) / "work" / n / "junit.xml")
+        assert (out_of(batch, n) / "feedback" / f"{n}.md").exists()
 
 
 def test_reports_parse(batch):
@@ -472,10 +522,11 @@ def test_hostile_reports_parse(hostile):
     assert len(CLASS) + len(HOSTILE_CASES) >= 13
 
 
-def secret_never_in_a_report(b):
-    for f in b["out"].rglob("*"):
-        if f.is_file():
-            assert GRADE_KEY not in f.read_text(errors="replace"), f
+def secret_never_in_a_report(batch):
+    for b in batch["parts"]:
+        for f in b["out"].rglob("*"):
+            if f.is_file():
+                assert GRADE_KEY not in f.read_text(errors="replace"), f
 
 
 def test_the_secret_never_reaches_a_report(batch):
@@ -707,7 +758,8 @@ def test_hostile_contained_and_other_lab_graded(hostile, name):
         "network": lambda: not hostile["connected"] or level == "rlimits",
     }[name]
     assert expect(), f"{name}: status {status}\n{out}"
-    for f in (hostile["out"] / "work" / name).iterdir():
+    out_dir = out_of(hostile, name)
+    for f in (out_dir / "work" / name).iterdir():
         assert SECRET not in f.read_text(errors="replace"), f"the hidden variant leaked into {f.name}"
     if name == "network" and level != "rlimits":
         assert "CONNECTED" not in out
@@ -715,11 +767,11 @@ def test_hostile_contained_and_other_lab_graded(hostile, name):
         m = re.search(r"running as uid (\d+)\n", out)
         assert m and int(m.group(1)) in runner.UIDS, "as root, student code runs as a sandbox uid of its own"
     if name == "bad-utf8":
-        for f in [hostile["out"] / "work" / name / "feedback.md", hostile["out"] / "feedback" / f"{name}.md"]:
+        for f in [out_dir / "work" / name / "feedback.md", out_dir / "feedback" / f"{name}.md"]:
             md = f.read_text()
             assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", md), f
             assert not [l for l in outside_fences(md) if "INJECTED" in l], f
-        raw = (hostile["out"] / "work" / name / "results.json").read_text()
+        raw = (out_dir / "work" / name / "results.json").read_text()
         assert "\\u001b" not in raw and "\\u0000" not in raw         # no raw ESC or NUL in what Gradescope shows
     if name == "write-outside" and level == "bwrap":
         assert "WRITTEN" not in out.split("/tmp/")[0]
@@ -733,18 +785,23 @@ def test_containment_without_namespaces(tree, tmp_path):
     for n in EVERY_LEVEL:
         submission(subs, n, t, victim=(HOSTILE / f"{n}.c").read_text())
     before = host_state(t)
-    r = grade_py(t, "all", str(subs), "-j", "2", "--labs", "99", "--repeat", "1", "--out", str(tmp_path / "out"),
-                 *fast(), env={"MMAPLABS_SANDBOX": "rlimits"})
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "sandbox level: rlimits" in r.stdout and "NOT isolated" in r.stdout
-    if os.geteuid() != 0:      # as root every sandbox has a uid of its own: -j 2 is safe
-        assert "graded one at a time" in r.stdout
+    endless = split_endless(subs)
+    parts = [(subs, tmp_path / "out", fast(), 2), (endless, tmp_path / "out-endless", fast(endless=True), 2)]
+    runs = grade_alls(t, parts, "--labs", "99", "--repeat", "1", env={"MMAPLABS_SANDBOX": "rlimits"})
+    for r in runs:
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "sandbox level: rlimits" in r.stdout and "NOT isolated" in r.stdout
+        if os.geteuid() != 0:      # as root every sandbox has a uid of its own: -j 2 is safe
+            assert "graded one at a time" in r.stdout
     after = host_state(t)
     assert after["procs"] == before["procs"] and after["shm"] == before["shm"] and after["sysv"] == before["sysv"]
     assert after["tree"] == before["tree"]
     for n in EVERY_LEVEL:
-        res = check_results_json(tmp_path / "out" / "work" / n / "results.json")
+        out = parts[n in ENDLESS][1]
+        res = check_results_json(out / "work" / n / "results.json")
         assert sum(x["score"] for x in lab_tests(res, "99-victim")) == 0, n
+        if n == "setsid-daemon":     # found and killed at once, not left to its RLIMIT_CPU
+            assert "still running after the program ended" in lab_tests(res, "99-victim")[0]["output"]
 
 
 def test_only_plain_student_files_are_taken(tmp_path):
