@@ -80,7 +80,7 @@ def fast(endless=False):
     themselves (a file up to RLIMIT_FSIZE, a flood of output) time to end,
     whatever the load now.  The graders started here inherit the measure.
     endless: for a grading of ENDLESS cases only, whose limit only has to
-    end them (lab 09's limit is 40 x its reference time, above either floor)."""
+    end them (lab 09's limit there, 40 x its reference time, stays above it)."""
     os.environ.pop("MMAPLABS_SLOWNESS", None)
     floor = runner.seconds(0.15) if endless else max(runner.seconds(0.5), 5 * file_limit_seconds())
     return ["--timeout-floor", f"{floor:.2f}", "--timeout-scale", "40"]
@@ -337,9 +337,15 @@ def grade_alls(t, parts, *args, env=None):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="backslashreplace")
              for subs, out, settings, jobs in parts]
     done = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=runner.seconds(300))
-        done.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=runner.seconds(300))
+            done.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    finally:
+        for p in procs:            # one timed out: none is left running
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     return done
 
 
