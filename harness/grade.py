@@ -1357,8 +1357,8 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
         return s, key, p.returncode, time.monotonic() - t
 
     old = signal.signal(signal.SIGTERM, _raise_interrupt)
-    start, done, status, interrupted = time.monotonic(), 0, 0, False
-    pool = None
+    start, done, status = time.monotonic(), 0, 0
+    pool = part = None
     try:
         if todo:
             # The public and hidden variants' reference runs, once for all (each grader reuses
@@ -1370,34 +1370,32 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
                     draw_variants(cases, specs, refs, replace(settings, secret=None), "", log)
                 finally:
                     refs.close()
-                with grader_part(labs_sel, lvl):
+                with grader_part(labs_sel, lvl) as part:     # made under this turn, kept: each grader copies it
                     pass
-        with (grader_part(labs_sel, lvl) if todo else nullcontext()) as part:
-            forker = Forker() if todo else None      # before the threads start
-            pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-            futures = [pool.submit(one, s, key, part) for s, key in todo]
-            for f in as_completed(futures):
-                s, key, rc, secs = f.result()
-                if rc is None:
-                    continue
-                done += 1
-                work = out / "work" / s.name
-                row, final = reports.read_row(work) or ({"student": s.name, "score": 0, "max_score": "", "percent": 0}, False)
-                if rc != 0 or not final:
-                    row["notes"] = f"GRADER ERROR (exit {rc}), see {work / 'log.txt'}; " + row.get("notes", "")
-                    status = 1
-                else:
-                    state[s.name] = {"key": key, "row": row}
-                rows[s.name] = row
-                if (work / "feedback.md").exists():
-                    shutil.copy(work / "feedback.md", out / "feedback" / f"{s.name}.md")
-                save()
-                eta = (time.monotonic() - start) / done * (len(todo) - done)
-                log(f"[{done}/{len(todo)}] {s.name}: {row.get('score')}/{row.get('max_score')} ({secs:.1f} s)"
-                    f"{' ' + row['notes'][:60] if rc else ''}  ETA {int(eta) // 60}:{int(eta) % 60:02d}")
-            pool.shutdown()
+        forker = Forker() if todo else None      # before the threads start
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        futures = [pool.submit(one, s, key, part) for s, key in todo]
+        for f in as_completed(futures):
+            s, key, rc, secs = f.result()
+            if rc is None:
+                continue
+            done += 1
+            work = out / "work" / s.name
+            row, final = reports.read_row(work) or ({"student": s.name, "score": 0, "max_score": "", "percent": 0}, False)
+            if rc != 0 or not final:
+                row["notes"] = f"GRADER ERROR (exit {rc}), see {work / 'log.txt'}; " + row.get("notes", "")
+                status = 1
+            else:
+                state[s.name] = {"key": key, "row": row}
+            rows[s.name] = row
+            if (work / "feedback.md").exists():
+                shutil.copy(work / "feedback.md", out / "feedback" / f"{s.name}.md")
+            save()
+            eta = (time.monotonic() - start) / done * (len(todo) - done)
+            log(f"[{done}/{len(todo)}] {s.name}: {row.get('score')}/{row.get('max_score')} ({secs:.1f} s)"
+                f"{' ' + row['notes'][:60] if rc else ''}  ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        pool.shutdown()
     except KeyboardInterrupt:
-        interrupted = True
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         with lock:
