@@ -329,8 +329,8 @@ def split_endless(subs):
 
 
 def grade_alls(t, parts, *args, env=None):
-    """One grade-all per (subs, out, settings, jobs) of parts, all at once; their
-    CompletedProcesses.  (As an ordinary user at the weak levels the graders
+    """One grade-all per (subs, out, its own arguments, jobs) of parts, all at once;
+    their CompletedProcesses.  (As an ordinary user at the weak levels the graders
     still take turns: runner.shared_uid_turn.)"""
     procs = [subprocess.Popen([PY, str(t / "harness" / "grade.py"), "all", str(subs), "-j", str(jobs),
                                "--out", str(out), *args, *settings], cwd=t, env=grader_env(env),
@@ -805,7 +805,7 @@ def test_containment_without_namespaces(tree, tmp_path):
     assert after["procs"] == before["procs"] and after["shm"] == before["shm"] and after["sysv"] == before["sysv"]
     assert after["tree"] == before["tree"]
     for n in EVERY_LEVEL:
-        out = parts[n in ENDLESS][1]
+        out = tmp_path / ("out-endless" if n in ENDLESS else "out")
         res = check_results_json(out / "work" / n / "results.json")
         assert sum(x["score"] for x in lab_tests(res, "99-victim")) == 0, n
         if n == "setsid-daemon":     # found and killed at once, not left to its RLIMIT_CPU
@@ -921,7 +921,7 @@ def test_same_code_same_score_beside_a_fork_bomb(tree, tmp_path):
     submission(base, "reference", t)
     submission(base, "partial", t, sigbus=lambda s: must_replace(
         s, '"the read works and sees the zero the new file page holds"', '"the read works and sees zero"'))
-    procs, settings = [], fast()
+    parts, settings = [], fast()
     for i, names in enumerate([["fork-bomb"], ["reference", "partial"], ["reference", "partial"],
                                ["reference", "partial"]]):
         d = tmp_path / f"subs{i}"
@@ -930,15 +930,10 @@ def test_same_code_same_score_beside_a_fork_bomb(tree, tmp_path):
             shutil.copytree(base / n, d / n)
         # The bomb's own score is not compared here (the hostile batch grades it):
         # one run per variant is enough load; each run waits out its whole limit.
-        procs.append(subprocess.Popen(
-            [PY, str(t / "harness" / "grade.py"), "all", str(d), "-j", "2", "--labs", "9,99", "--expected",
-             str(hidden), "--out", str(tmp_path / f"out{i}"), "--repeat", "1" if i == 0 else "2", "--drawn", "1",
-             *settings],
-            cwd=t, env=grader_env({"GRADE_SECRET": GRADE_KEY}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True))
-    for p in procs:
-        text, _ = p.communicate(timeout=runner.seconds(300))
-        assert p.returncode == 0, text
+        parts.append((d, tmp_path / f"out{i}", [*settings, "--repeat", "1" if i == 0 else "2"], 2))
+    for r in grade_alls(t, parts, "--labs", "9,99", "--expected", str(hidden), "--drawn", "1",
+                        env={"GRADE_SECRET": GRADE_KEY}):
+        assert r.returncode == 0, r.stdout + r.stderr
 
     def summary(i, n):
         r = json.loads((tmp_path / f"out{i}" / "work" / n / "results.json").read_text())
