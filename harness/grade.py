@@ -414,9 +414,11 @@ def prepare(labs_sel, lvl, where, uid=None):
         if os.geteuid() == 0:
             _chown_tree(where, lease.uid)
         targets = [str(o) for o in labs.common_objects("build", ROOT)]
+        # The grader's own code, on every CPU: the graders started with this one wait for it.
+        jobs = max(1, min(os.cpu_count() or 1, len(targets)))
         r = _retrying("building labs/common", lambda: runner.run(
-            MAKE + targets, runner.seconds(120), level=lvl, workdir=where, limits=runner.BUILD_LIMITS,
-            check_workdir=False, uid=lease.uid))
+            MAKE + [f"-j{jobs}"] + targets, runner.seconds(120), level=lvl, workdir=where,
+            limits=replace(runner.BUILD_LIMITS, cpus=float(jobs)), check_workdir=False, uid=lease.uid))
     if os.geteuid() == 0:
         _chown_tree(where, 0)              # nothing run later as a sandbox uid may change it
     if isinstance(r, runner.GraderError) or r.grader_error:
