@@ -419,3 +419,20 @@ def test_stale_run_groups_are_swept():
                     os.rmdir(b / n)
                 except OSError:
                     pass
+
+
+def test_a_run_starts_inside_its_control_groups_or_not_at_all(tmp_path, monkeypatch):
+    """As root: the sandboxed program is in its run's control groups from its
+    first instruction (cgroups.Group.entering), and a group that cannot be
+    entered is the grader's error, with the program never started."""
+    import cgroups
+    if os.geteuid() != 0 or not cgroups.setup().ctl:
+        pytest.skip("control groups: root only, and mounted")
+    r = runner.run(["/bin/cat", "/proc/self/cgroup"], runner.seconds(10), level="rlimits")
+    assert r.returncode == 0 and not r.grader_error, r.stderr
+    assert f"/run-{os.getpid()}-" in r.stdout, r.stdout
+    folders = cgroups.Group._folders
+    monkeypatch.setattr(cgroups.Group, "_folders", lambda self: [*folders(self), tmp_path / "no-such-group"])
+    r = runner.run(["/bin/echo", "the program ran"], runner.seconds(10), level="rlimits")
+    assert r.grader_error and "no-such-group/cgroup.procs" in r.grader_error, (r.grader_error, r.stderr)
+    assert "the program ran" not in r.stdout
