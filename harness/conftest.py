@@ -113,6 +113,11 @@ def pytest_unconfigure(config):
 
 def pytest_configure(config):
     _private_tmpdir()
+    if _session_tmp and config.option.basetemp is None:
+        # pytest's default folder would be in the session's (TMPDIR), which
+        # pytest_unconfigure removes before pytest's own clean-up at exit
+        # looks for it (a FileNotFoundError traceback after the results).
+        config.option.basetemp = os.path.join(_session_tmp, "pytest")
     config.addinivalue_line("markers", "xdist_group(name): tests that must run in the same xdist worker")
     config.addinivalue_line("markers", "long: a test that takes seconds (it is started early)")
     if not hasattr(runner.run, "__wrapped__"):
