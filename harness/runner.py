@@ -69,7 +69,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -646,12 +645,11 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         env["MMAPLABS_SLOWNESS"] = f"{slowness():.2f}"   # the labs' own limits scale by it (limit_ms)
         env["MMAPLAB_RUN"] = token.value
         env["MMAPLAB_REPORT_NONCE"] = nonce     # the supervisor takes it out before the program starts
-        if box:
-            cmd = box.entering(cmd)
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, pass_fds=(w,), start_new_session=True,
+            proc = subprocess.Popen(box.entering(cmd) if box else cmd, cwd=workdir, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    pass_fds=(w,), start_new_session=True,
                                     preexec_fn=_die_with_caller if level == "unshare" else None)
         except OSError as e:
             os.close(r)

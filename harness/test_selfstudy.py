@@ -2,7 +2,6 @@
 
 Every test works in its own try/ folder (tmp_path), never in the tree's."""
 import re
-import shutil
 import subprocess
 from types import SimpleNamespace
 
