@@ -63,7 +63,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -428,12 +428,11 @@ def prepare(labs_sel, lvl, where, uid=None):
                          + (r.stderr + r.stdout)[-2000:])
 
 
-@contextmanager
 def grader_part(labs_sel, lvl):
-    """prepare()'s tree for these labs, made once and kept (build/grade/parts/,
-    keyed by the files it holds and the compiler; the objects do not depend
-    on the sandbox level): every later grader copies it instead of compiling
-    labs/common again."""
+    """The path of prepare()'s tree for these labs, made once and kept
+    (build/grade/parts/, keyed by the files it holds and the compiler; the
+    objects do not depend on the sandbox level): every later grader copies
+    it instead of compiling labs/common again."""
     h = hashlib.sha256(f"{shutil.which('cc')}|{sorted(l.slug for l in labs_sel)}".encode())
     files = [ROOT / "Makefile", ROOT / "labs" / "labs.mk", *sorted((ROOT / "labs" / "common").rglob("*"))]
     for lab in labs_sel:
@@ -464,7 +463,7 @@ def grader_part(labs_sel, lvl):
                         os.rename(tmp, cache)
                     except OSError:          # another grader made it meanwhile: the same files
                         shutil.rmtree(tmp, ignore_errors=True)
-    yield cache / "tree"
+    return cache / "tree"
 
 
 def stage(template, files, where, uid=None):
@@ -1035,52 +1034,52 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
                     + reports.code(grader)
 
             files = student_files(sub, labs_sel)
-            with (nullcontext(template) if template else grader_part(labs_sel, lvl)) as part:
-                where = tmp / "tree"
-                runs = tmp / "runs"
-                runs.mkdir()
-                os.chmod(runs, 0o755)
-                problems = stage(part, files, where, lease.uid)
-                wanted = [lab for lab in labs_sel if lab.slug not in problems
-                          and any(c.lab == lab.slug and not c.error for c in cases)]
-                compiled = CompileCache(part, lvl)
-                cached = [lab for lab in wanted if compiled.fetch(lab, files, where, lease.uid)]
-                built = build_all(where, [lab for lab in wanted if lab not in cached], lvl, lease.uid)
-                for lab in wanted:        # before any student program runs
-                    if built.get(lab.slug) == (None, None):
-                        compiled.store(lab, files, where)
-                built.update({lab.slug: (None, None) for lab in cached})
-                for lab in labs_sel:
-                    lc = [c for c in cases if c.lab == lab.slug and not c.error]
-                    if not lc:
-                        continue
-                    gerr = None
-                    if lab.slug in problems:
-                        note, status = "\n".join(f"- {reports.safe(p)}" for p in problems[lab.slug]), "missing"
-                        if where_note:
-                            note += f"\n- {where_note}"
-                    else:
-                        err, gerr = built[lab.slug] if lab.slug in built else build(where, lab, lvl, lease.uid)
-                        note, status = (None, None) if err is None else (
-                            "does not compile; the compiler's first error lines:\n\n" + reports.fence(err), "compile error")
-                    if gerr:
-                        for c in lc:
-                            c.record(scoring.no_run("grader-error", c.variant.body, grader_error=gerr))
-                            c.detail = f"**{c.name}**: grader-error, not graded: {reports.safe(gerr)}"
-                    elif note:
-                        lab_notes[lab.slug] = note
-                        for c in lc:
-                            c.record(scoring.no_run(status, c.variant.body))
-                            c.detail = reports.lab_note_feedback(c, status, note)
-                    else:
-                        spec = specs[lab.slug] if traced and lab.slug not in unsigned else None
-                        for c in lc:
-                            run_case(c, lab.program_path(where / "build"), lvl, settings, runs, repro, lease.uid, spec)
-                            reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
-                    reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
-                    if not quiet:
-                        for c in lc:
-                            log(f"  {c.name:44s} {c.status:18s} {reports.points(c.cents):>6s}/{reports.points(c.max_cents)}")
+            part = template or grader_part(labs_sel, lvl)
+            where = tmp / "tree"
+            runs = tmp / "runs"
+            runs.mkdir()
+            os.chmod(runs, 0o755)
+            problems = stage(part, files, where, lease.uid)
+            wanted = [lab for lab in labs_sel if lab.slug not in problems
+                      and any(c.lab == lab.slug and not c.error for c in cases)]
+            compiled = CompileCache(part, lvl)
+            cached = [lab for lab in wanted if compiled.fetch(lab, files, where, lease.uid)]
+            built = build_all(where, [lab for lab in wanted if lab not in cached], lvl, lease.uid)
+            for lab in wanted:        # before any student program runs
+                if built.get(lab.slug) == (None, None):
+                    compiled.store(lab, files, where)
+            built.update({lab.slug: (None, None) for lab in cached})
+            for lab in labs_sel:
+                lc = [c for c in cases if c.lab == lab.slug and not c.error]
+                if not lc:
+                    continue
+                gerr = None
+                if lab.slug in problems:
+                    note, status = "\n".join(f"- {reports.safe(p)}" for p in problems[lab.slug]), "missing"
+                    if where_note:
+                        note += f"\n- {where_note}"
+                else:
+                    err, gerr = built[lab.slug] if lab.slug in built else build(where, lab, lvl, lease.uid)
+                    note, status = (None, None) if err is None else (
+                        "does not compile; the compiler's first error lines:\n\n" + reports.fence(err), "compile error")
+                if gerr:
+                    for c in lc:
+                        c.record(scoring.no_run("grader-error", c.variant.body, grader_error=gerr))
+                        c.detail = f"**{c.name}**: grader-error, not graded: {reports.safe(gerr)}"
+                elif note:
+                    lab_notes[lab.slug] = note
+                    for c in lc:
+                        c.record(scoring.no_run(status, c.variant.body))
+                        c.detail = reports.lab_note_feedback(c, status, note)
+                else:
+                    spec = specs[lab.slug] if traced and lab.slug not in unsigned else None
+                    for c in lc:
+                        run_case(c, lab.program_path(where / "build"), lvl, settings, runs, repro, lease.uid, spec)
+                        reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
+                reports.write(out, student, cases, header, False, time.monotonic() - start, lab_notes)
+                if not quiet:
+                    for c in lc:
+                        log(f"  {c.name:44s} {c.status:18s} {reports.points(c.cents):>6s}/{reports.points(c.max_cents)}")
         errors = [c for c in cases if c.status == "grader-error"]
         if errors:
             header.append(f"- **{len(errors)} case(s) could not be graded (grader-error): not the student's fault; "
@@ -1372,8 +1371,7 @@ def grade_all(subs_dir, out, settings, jobs, log=print):
                     draw_variants(cases, specs, refs, replace(settings, secret=None), "", log)
                 finally:
                     refs.close()
-                with grader_part(labs_sel, lvl) as part:     # made under this turn, kept: each grader copies it
-                    pass
+                part = grader_part(labs_sel, lvl)     # made under this turn, kept: each grader copies it
         forker = Forker() if todo else None      # before the threads start
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         futures = [pool.submit(one, s, key, part) for s, key in todo]

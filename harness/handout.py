@@ -125,8 +125,8 @@ def make_handout(out, hidden_dirs=(), log=print):
         return 1
     settings = grade.Settings(hidden=tuple(hidden_dirs), repeat=1, secret=secret)
     total = lambda cs: f"{reports.points(sum(c.cents for c in cs))}/{reports.points(sum(c.max_cents for c in cs))}"
-    with tempfile.TemporaryDirectory(prefix="mmaplab-handout-check.") as tmp, \
-            grade.grader_part(grade.select_labs(settings.labs), runner.level()[0]) as part:
+    part = grade.grader_part(grade.select_labs(settings.labs), runner.level()[0])
+    with tempfile.TemporaryDirectory(prefix="mmaplab-handout-check.") as tmp:
         cases, _ = grade.grade(None, Path(tmp) / "ref", settings, "reference", log=log, quiet=True, template=part)
         bad = [c for c in cases if not c.passed]
         log(f"self-check: the reference scores {total(cases)}")

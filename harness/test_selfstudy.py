@@ -104,23 +104,23 @@ def test_check_grades_the_exercise_then_a_solution(tmp_path):
     assert run("try", 9, tmp_path)[0] == 0
     folder = tmp_path / LAB09.slug
     settings = grade.Settings(labs=LAB09.slug, repeat=1)
-    with grade.grader_part([LAB09], runner.level()[0]) as part:
-        lines = []
-        rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
-        out = "\n".join(lines)
-        assert rc == 1, out
-        assert re.search(r"first differing step: \[\d+\]", out) and "```diff" in out and "NOT OK: " in out
-        assert "hint:" in out and "still as handed out:" in out and "make answer LAB=9" in out
-        for n in selfstudy.exercise(LAB09)[0]["sigbus-eof.c"][1]:
-            assert f"{show(folder / 'sigbus-eof.c')}:{n}: " in out
-        assert "reproduce: make check LAB=9" in out and "make grade" not in out
-        # the student writes the answer
-        for src in LAB09.sources():
-            (folder / src.name).write_text(selfstudy.solution(src.read_text()))
-        lines = []
-        rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
-        out = "\n".join(lines)
-        assert rc == 0 and "10/10 points, every transcript matches" in out, out
+    part = grade.grader_part([LAB09], runner.level()[0])
+    lines = []
+    rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
+    out = "\n".join(lines)
+    assert rc == 1, out
+    assert re.search(r"first differing step: \[\d+\]", out) and "```diff" in out and "NOT OK: " in out
+    assert "hint:" in out and "still as handed out:" in out and "make answer LAB=9" in out
+    for n in selfstudy.exercise(LAB09)[0]["sigbus-eof.c"][1]:
+        assert f"{show(folder / 'sigbus-eof.c')}:{n}: " in out
+    assert "reproduce: make check LAB=9" in out and "make grade" not in out
+    # the student writes the answer
+    for src in LAB09.sources():
+        (folder / src.name).write_text(selfstudy.solution(src.read_text()))
+    lines = []
+    rc = selfstudy.cmd_check([LAB09], tmp_path, lines.append, settings=settings, template=part)
+    out = "\n".join(lines)
+    assert rc == 0 and "10/10 points, every transcript matches" in out, out
 
 
 def test_a_compile_error_names_your_file_once(tmp_path):
