@@ -6,8 +6,9 @@
  * folder) and passes it runner.run's settings as KEY=VALUE arguments (see
  * parse_settings).  The supervisor starts the program in a session and
  * process group of its own with stdin on /dev/null (in a sandbox: under
- * RLIMIT_CPU/AS/FSIZE/NPROC, no core files and, as root, the run's own uid),
- * kills its group at the time limit, then every process it left (PID
+ * RLIMIT_CPU/AS/FSIZE/NPROC, no core files and, as root, the run's own uid;
+ * the supervisor itself then runs at nice -20, the program at the nice value
+ * it was given), kills its group at the time limit, then every process it left (PID
  * namespace, or the supervisor as child subreaper), removes the System V
  * objects, /dev/shm names and /tmp entries the run left, and writes one JSON
  * line, ending in the run's nonce, to the report pipe: {"returncode",
@@ -64,6 +65,11 @@ static struct {
 	int affinity[1024], naffinity;
 	int fd;
 } cfg = { .uid = -1, .fd = -1 };
+
+/* As root the supervisor runs at nice -20 and the program at the nice value
+ * the supervisor was started with (see main). */
+static bool reniced;
+static int program_nice;
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -629,6 +635,8 @@ static pid_t start(char **argv, const char **why, int *err)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (setsid() < 0)
 			goto fail;
+		if (reniced && setpriority(PRIO_PROCESS, 0, program_nice))   /* never the supervisor's -20 */
+			goto fail;
 		int null = open("/dev/null", O_RDWR);
 		if (null < 0 || dup2(null, 0) < 0)
 			goto fail;
@@ -883,6 +891,19 @@ int main(int argc, char **argv)
 		tmp_before = entries("/tmp", -1, NULL);
 	}
 
+	/* As root (the program then runs as a uid of its own): the supervisor's
+	 * priority is the highest, so a program keeping every CPU its run's control
+	 * group may use busy (a fork bomb under the run's 1-CPU quota: the supervisor
+	 * is in that group too) cannot hold back its own kill at the time limit.
+	 * Fork bombs with a 0.5 s limit (bwrap, as root) ended 0.62-0.87 s after
+	 * they started (median 0.68 s, 20 runs), with this 0.53-0.73 s (median
+	 * 0.56 s, 30 runs).  Without CAP_SYS_NICE everything stays as it was. */
+	if (cfg.drop) {
+		errno = 0;
+		int was = getpriority(PRIO_PROCESS, 0);
+		if (errno == 0 && was > -20 && setpriority(PRIO_PROCESS, 0, -20) == 0)
+			reniced = true, program_nice = was;
+	}
 	double began = now();
 	const char *why = NULL;
 	int err = 0, rc = 0, status = 0;

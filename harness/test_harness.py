@@ -436,3 +436,19 @@ def test_a_run_starts_inside_its_control_groups_or_not_at_all(tmp_path, monkeypa
     r = runner.run(["/bin/echo", "the program ran"], runner.seconds(10), level="rlimits")
     assert r.grader_error and "no-such-group/cgroup.procs" in r.grader_error, (r.grader_error, r.stderr)
     assert "the program ran" not in r.stdout
+
+
+def test_the_supervisor_outranks_the_program_it_runs():
+    """As root the supervisor runs at nice -20, so a program that keeps its
+    run's CPUs busy (a fork bomb under the run's CPU quota) cannot hold back
+    its own kill; the program runs at the grader's nice value, never the -20.
+    As an ordinary user, or without CAP_SYS_NICE, both keep the grader's."""
+    r = runner.run(["/bin/sh", "-c", "cat /proc/$$/stat /proc/$PPID/stat"], runner.seconds(10), level="rlimits")
+    assert r.returncode == 0 and not r.grader_error, r.stderr
+    # /proc/PID/stat: after the command name's ")", the 17th field is the nice value.
+    program, supervisor = (int(line.rpartition(")")[2].split()[16]) for line in r.stdout.splitlines())
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    cap_sys_nice = 1 << 23
+    caps = next(int(l.split()[1], 16) for l in open("/proc/self/status") if l.startswith("CapEff:"))
+    assert program == mine, r.stdout
+    assert supervisor == (-20 if os.geteuid() == 0 and caps & cap_sys_nice else mine), r.stdout
