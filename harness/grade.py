@@ -4,8 +4,8 @@
     grade.py grade   [--submission PATH] [--labs 9,10] [--expected DIR[:DIR]] [--out build/grade]
     grade.py all     SUBMISSIONS_DIR [-j N] [--labs ...] [--expected ...] [--out build/grade-all]
     grade.py handout [--expected DIR[:DIR]] [--out build/handout]
-    (also --repeat N, --drawn N, --timeout-scale X, --timeout-floor S, --secret-file F,
-    --no-signatures, --recalibrate; make passes SUBMISSION, LABS, EXPECTED, TIMEOUT_SCALE,
+    (also --repeat N, --drawn N, --timeout-scale X, --timeout-floor S, --lab-timeout-floor N=S,
+    --secret-file F, --no-signatures, --recalibrate; make passes SUBMISSION, LABS, EXPECTED, TIMEOUT_SCALE,
     TIMEOUT_FLOOR, RECALIBRATE=1, GRADE_SECRET (or GRADE_SECRET_FILE) through the environment)
 
 This file only orchestrates, from a Settings: which labs and variants
@@ -29,7 +29,8 @@ reports (reports.py, the formats).  The handout is harness/handout.py.
   * Timeout per variant = max(scale x the reference solution's time for it
     on this machine, floor); the floor is FLOOR seconds of a quiet machine
     scaled by this one's measured slowness (runner.seconds), unless
-    TIMEOUT_FLOOR / --timeout-floor gives it in seconds; the reference runs
+    TIMEOUT_FLOOR / --timeout-floor gives it in seconds (--lab-timeout-floor
+    N=S: lab N's own, in seconds); the reference runs
     are cached per machine, tree and parameters.  The reference's time is
     calibrated once per lab variant, machine and grader version and kept
     (Calibrations, build/grade/calibration/), in seconds of a quiet machine,
@@ -100,6 +101,8 @@ class Settings:
     # seconds of a quiet 2-CPU machine, scaled by this one's measured slowness.
     floor: float = field(default_factory=lambda: float(os.environ["TIMEOUT_FLOOR"])
                          if os.environ.get("TIMEOUT_FLOOR") else None)
+    # --lab-timeout-floor N=S: ((N, S), ...), a lab's own floor in seconds, as given.
+    lab_floors: tuple = ()
     drawn: int = DRAWN
     secret: bytes = field(default=None, repr=False)   # never printed, never passed on a command line
     signatures: bool = True          # False: --no-signatures, said in every report
@@ -117,8 +120,17 @@ class Settings:
 
     @property
     def timeout_rule(self):
+        return self.timeout_rule_for(None)
+
+    def floor_for(self, lab):
+        """The least time limit of lab's runs (a labs.Lab; None: any lab's), in seconds now."""
+        own = dict(self.lab_floors).get(lab.number) if lab else None
+        return self.floor_seconds if own is None else own
+
+    def timeout_rule_for(self, lab):
+        own = dict(self.lab_floors).get(lab.number) if lab else None
         return (f"{self.scale:g} x the reference time (calibrated once, kept, scaled by this machine's "
-                f"measured slowness), at least {self.floor_rule}")
+                f"measured slowness), at least {self.floor_rule if own is None else f'{own:g} s'}")
 
     def argv(self):
         """The command-line options that give a child grader these settings
@@ -126,6 +138,8 @@ class Settings:
         a = ["--repeat", str(self.repeat), "--timeout-scale", str(self.scale), "--drawn", str(self.drawn)]
         if self.floor is not None:      # else the child derives it from the slowness it inherits
             a += ["--timeout-floor", str(self.floor)]
+        for n, secs in self.lab_floors:
+            a += ["--lab-timeout-floor", f"{n}={secs}"]
         if self.labs:
             a += ["--labs", self.labs]
         if self.hidden:
@@ -136,7 +150,8 @@ class Settings:
 
     def key(self):
         floor = f"quiet:{FLOOR}" if self.floor is None else self.floor     # the rule, not this moment's value
-        return (f"{self.labs}|{self.repeat}|{self.scale}|{floor}|{LAB_CENTS}|{self.drawn}|"
+        own = "".join(f",{n}={secs}" for n, secs in self.lab_floors)     # none: the key as before
+        return (f"{self.labs}|{self.repeat}|{self.scale}|{floor}{own}|{LAB_CENTS}|{self.drawn}|"
                 f"{variants.secret_id(self.secret)}|{self.signatures}")
 
 
@@ -860,16 +875,16 @@ def draw_variants(cases, specs, refs, settings, student, log):
             continue
         if ref.get("missing"):
             unsigned[lab.slug] = ref["missing"]
-        c.timeout = time_limit(settings, ref["calibration"])
+        c.timeout = time_limit(settings, ref["calibration"], lab=lab)
     return unsigned
 
 
-def time_limit(settings, calibration, slowness=None):
+def time_limit(settings, calibration, slowness=None, lab=None):
     """A variant's time limit in seconds now: max(scale x the calibrated
     reference time, in seconds of a quiet machine, x this machine's measured
-    slowness, the floor)."""
+    slowness, the floor: lab's own if it has one)."""
     s = runner.slowness() if slowness is None else slowness
-    return max(settings.scale * calibration["quiet_seconds"] * s, settings.floor_seconds)
+    return max(settings.scale * calibration["quiet_seconds"] * s, settings.floor_for(lab))
 
 
 # ---- running one case --------------------------------------------------------
@@ -917,7 +932,7 @@ def run_case(case, prog, lvl, settings, runs_dir, repro, uid, spec):
     verdict = scoring.score(v.body, runs, case.max_cents, free=case.free if case.kind == "drawn" else (),
                             missing=missing)
     case.record(verdict)
-    case.detail = reports.case_feedback(case, verdict, runs, timeout_rule=settings.timeout_rule,
+    case.detail = reports.case_feedback(case, verdict, runs, timeout_rule=settings.timeout_rule_for(v.lab),
                                         output_limit=runner.Limits().output, repro=repro(case),
                                         signature=[str(c) for c in spec.signature.calls] if spec else None)
 
@@ -987,7 +1002,8 @@ def grade(submission, out, settings, student=None, log=print, quiet=False, templ
     header = [f"- submission: {reports.code(str(sub))}",
               f"- {runner.describe(lvl)}" + (f" ({why})" if why and lvl != "bwrap" else ""),
               variant_line(settings), sig_line,
-              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor_rule}); "
+              f"- each variant runs {settings.repeat} time(s); timeout = max({settings.scale:g} x reference time, {settings.floor_rule}"
+              + "".join(f"; lab {n:02d}: {secs:g} s" for n, secs in settings.lab_floors) + "); "
               f"the reference times are calibrated once per lab variant and grader version and kept "
               f"({CALIBRATION}/, --recalibrate measures them again), in seconds of a quiet machine "
               f"times this one's measured slowness ({runner.slowness():.2f} now)"]
@@ -1456,6 +1472,8 @@ def main(argv=None):
     common.add_argument("--timeout-scale", type=float, default=defaults.scale)
     common.add_argument("--timeout-floor", type=float, default=defaults.floor,
                         help=f"the least time limit, in seconds (default: {FLOOR:g} s x this machine's measured slowness)")
+    common.add_argument("--lab-timeout-floor", action="append", default=[], metavar="N=S",
+                        help="lab N's own least time limit, in seconds (again for another lab)")
     common.add_argument("--secret-file", help="the instructor's secret (else GRADE_SECRET or GRADE_SECRET_FILE)")
     common.add_argument("--no-signatures", action="store_true", default=os.environ.get("SIGNATURES") == "0",
                         help="do not trace runs (said in every report)")
@@ -1487,9 +1505,22 @@ def main(argv=None):
         secret = variants.load_secret()
     except variants.SecretError as e:
         ap.error(str(e))
+    lab_floors = {}
+    for item in args.lab_timeout_floor:
+        n, _, secs = item.partition("=")
+        try:
+            lab_floors[int(n)] = float(secs)
+        except ValueError:
+            ap.error(f"--lab-timeout-floor {item}: not N=SECONDS (a lab number, then seconds: 9=3)")
+        if not 0 < lab_floors[int(n)] < float("inf"):
+            ap.error(f"--lab-timeout-floor {item}: the seconds must be more than 0")
+        try:
+            labs.get(int(n))
+        except labs.LabError as e:
+            ap.error(f"--lab-timeout-floor {item}: {e}")
     settings = Settings(labs=args.labs, hidden=hidden, repeat=args.repeat, scale=args.timeout_scale,
-                        floor=args.timeout_floor, drawn=max(1, args.drawn), secret=secret,
-                        signatures=not args.no_signatures)
+                        floor=args.timeout_floor, lab_floors=tuple(sorted(lab_floors.items())),
+                        drawn=max(1, args.drawn), secret=secret, signatures=not args.no_signatures)
     for d in hidden:
         if not Path(d).is_dir():
             ap.error(f"--expected {d}: no such folder")

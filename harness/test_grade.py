@@ -94,7 +94,8 @@ def fast(endless=False, again=True):
     floor: ENDING_FLOOR, or (under emulation) 5 times what writing a file up
     to RLIMIT_FSIZE takes now, if longer.
     endless: for a grading of ENDLESS cases only, whose limit only has to
-    end them (lab 09's limit there, 40 x its reference time, stays above it).
+    end them (where lab 09 is graded too, it needs a floor of its own:
+    grade_batch).
     again=False: the measure fast() has just taken, for a grading started
     beside that one (each measure is 60 process starts: 0.14 CPU-s)."""
     if again:
@@ -374,7 +375,17 @@ def grade_batch(t, hidden, subs, tmp_path_factory, env=None, repeat=2):
     endless = split_endless(subs)
     parts = [(subs, tmp_path_factory.mktemp("out"), fast(), 4)]
     if endless:
-        parts.append((endless, tmp_path_factory.mktemp("out"), fast(endless=True, again=False), len(ENDLESS)))
+        # Lab 09, graded there too, has ENDING_FLOOR as its own floor.  With the
+        # short one and scale 40 its limit was 0.34-9 s (its reference: 4-9 ms
+        # on a quiet machine), and its traced runs took up to 0.34 s of program
+        # time beside the three spinning and the class batch (24 runs): once,
+        # with a kernel test in qemu beside the suite, infinite-loop's lab 09
+        # was graded timeout (8.64/10).  Scale 200 instead (lab 09 at least
+        # 0.8 s) made lab 99's limits 0.2-0.94 s: its references, 0.6-1.1 ms
+        # quiet, were calibrated at up to 4.7 ms under the tests' load.
+        lab_09 = ["--lab-timeout-floor", f"9={runner.seconds(ENDING_FLOOR):.2f}"]
+        parts.append((endless, tmp_path_factory.mktemp("out"), fast(endless=True, again=False) + lab_09,
+                      len(ENDLESS)))
     runs = grade_alls(t, parts, "--labs", "9,99", "--expected", str(hidden), "--repeat", str(repeat),
                       "--drawn", "1", env={"GRADE_SECRET": GRADE_KEY, **(env or {})})
     b = [{"run": r, "out": out, "subs": subs, "fast": settings} for r, (subs, out, settings, _) in zip(runs, parts)]
@@ -1210,6 +1221,26 @@ def test_a_regrade_keeps_each_variants_calibrated_time_limit(tmp_path, monkeypat
     a = cal.keep("09", "k", {"quiet_seconds": 1.0})
     b = cal.keep("09", "k", {"quiet_seconds": 2.0})
     assert a["quiet_seconds"] == b["quiet_seconds"] == 1.0
+
+
+def test_a_labs_own_floor_is_its_least_time_limit(capsys):
+    """--lab-timeout-floor N=S: lab N's runs get at least S seconds, the other
+    labs the floor; it reaches child graders and the saved grades' key, the
+    reports say it, and what is not N=S for an existing lab is refused."""
+    import grade
+    s = grade.Settings(scale=10, floor=0.5, lab_floors=((9, 3.0),))
+    tiny, slow = {"quiet_seconds": 0.001}, {"quiet_seconds": 1.0}
+    assert grade.time_limit(s, tiny, slowness=1, lab=labs.get(9)) == 3.0
+    assert grade.time_limit(s, tiny, slowness=1, lab=labs.get(10)) == 0.5
+    assert grade.time_limit(s, slow, slowness=1, lab=labs.get(9)) == 10.0     # above it, the scale decides
+    assert "at least 3 s" in s.timeout_rule_for(labs.get(9)) and "at least 0.5 s" in s.timeout_rule_for(labs.get(10))
+    assert s.argv()[s.argv().index("--lab-timeout-floor") + 1] == "9=3.0"
+    assert s.key() != grade.Settings(scale=10, floor=0.5).key()
+    for bad, why in [("9", "not N=SECONDS"), ("x=3", "not N=SECONDS"), ("9=0", "more than 0"),
+                     ("9=nan", "more than 0"), ("77=3", "no lab 77")]:
+        with pytest.raises(SystemExit) as e:
+            grade.main(["grade", "--labs", "9", "--lab-timeout-floor", bad, "--out", "/nonexistent"])
+        assert e.value.code == 2 and why in capsys.readouterr().err, bad
 
 
 def test_recalibrate_forgets_only_the_chosen_labs(tmp_path, monkeypatch):
