@@ -125,11 +125,12 @@ labs: all
 TEST_WORKERS ?= $(shell [ "$$(id -u)" = 0 ] && echo $$(nproc 2>/dev/null || echo 1) || echo 0)
 # pytest-xdist there means pytest is too (it imports it): one check, not three.
 # The tests' Python bytecode is kept in $(BUILD)/pycache, never beside the sources, and written
-# even where PYTHONDONTWRITEBYTECODE is set (as it is on some CI machines): without it every run
-# compiles the harness again in each of the ~30 Python processes it starts, and pytest rewrites
-# the test modules' asserts again in each worker (3 runs each way, alternated 40 s apart: 23.0-23.8
-# CPU-s and 13.4-13.8 s without it, 20.6-22.7 CPU-s and 11.8-13.1 s with it; as uid 65534, serially,
-# 15.7 s before, 13.3 s after).  The first run after `make clean` writes it (8.9 MiB).
+# even where PYTHONDONTWRITEBYTECODE is set (as it is on some CI machines): without it pytest
+# rewrites the test modules' asserts again in each worker (collecting: 0.80 -> 0.46 CPU-s a
+# process) and each of the ~30 Python processes the tests start compiles the harness again
+# (grade.py --help: 121 -> 110 ms).  Whole runs, alternated 40 s apart: 23.0-23.8 -> 20.6-22.7
+# CPU-s (3 pairs), but this machine's own speed moves by as much between runs.  The first run
+# after `make clean` writes it (8.9 MiB).
 TEST_PYCACHE = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(abspath $(BUILD))/pycache
 test: all
 	@$(NEED_BWRAP)
