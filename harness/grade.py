@@ -122,13 +122,17 @@ class Settings:
     def timeout_rule(self):
         return self.timeout_rule_for(None)
 
+    def own_floor(self, lab):
+        """Lab's own floor in seconds (--lab-timeout-floor), or None (lab None: any lab's)."""
+        return dict(self.lab_floors).get(lab.number) if lab else None
+
     def floor_for(self, lab):
         """The least time limit of lab's runs (a labs.Lab; None: any lab's), in seconds now."""
-        own = dict(self.lab_floors).get(lab.number) if lab else None
+        own = self.own_floor(lab)
         return self.floor_seconds if own is None else own
 
     def timeout_rule_for(self, lab):
-        own = dict(self.lab_floors).get(lab.number) if lab else None
+        own = self.own_floor(lab)
         return (f"{self.scale:g} x the reference time (calibrated once, kept, scaled by this machine's "
                 f"measured slowness), at least {self.floor_rule if own is None else f'{own:g} s'}")
 
@@ -1509,15 +1513,16 @@ def main(argv=None):
     for item in args.lab_timeout_floor:
         n, _, secs = item.partition("=")
         try:
-            lab_floors[int(n)] = float(secs)
+            n, secs = int(n), float(secs)
         except ValueError:
             ap.error(f"--lab-timeout-floor {item}: not N=SECONDS (a lab number, then seconds: 9=3)")
-        if not 0 < lab_floors[int(n)] < float("inf"):
+        if not 0 < secs < float("inf"):
             ap.error(f"--lab-timeout-floor {item}: the seconds must be more than 0")
         try:
-            labs.get(int(n))
+            labs.get(n)
         except labs.LabError as e:
             ap.error(f"--lab-timeout-floor {item}: {e}")
+        lab_floors[n] = secs
     settings = Settings(labs=args.labs, hidden=hidden, repeat=args.repeat, scale=args.timeout_scale,
                         floor=args.timeout_floor, lab_floors=tuple(sorted(lab_floors.items())),
                         drawn=max(1, args.drawn), secret=secret, signatures=not args.no_signatures)

@@ -148,15 +148,10 @@ def need_bwrap():
 def host_state(tree):
     """What must be the same before and after grading hostile code."""
     procs = []       # escaped: an orphan (adopted by init) running graded code
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
-                ppid = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]
-            except (OSError, IndexError):
-                continue
-            if (str(tree).encode() in cmd or b"/victim" in cmd) and ppid in ("0", "1"):
-                procs.append((p, cmd))
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        cmd, stat = _cmdline(p), _stat(p)
+        if stat and (str(tree).encode() in cmd or b"/victim" in cmd) and stat[1] in ("0", "1"):
+            procs.append((p, cmd))
     # A sandbox's own pid 1 (the inner bwrap) is orphaned for a moment when the
     # outer one ends first, in any grading: seen in another worker's ordinary
     # gradings, running with a SIGCHLD pending, a zombie 10 ms later (and once
@@ -185,10 +180,8 @@ def _ends_soon(pid, within=1.0):
     """Whether process pid is gone or a zombie within `within` seconds of a quiet machine."""
     deadline = time.monotonic() + runner.seconds(within)
     while True:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return True
-        except (OSError, IndexError):
+        stat = _stat(pid)
+        if not stat or stat[0] in ("Z", "X"):
             return True
         if time.monotonic() > deadline:
             return False
@@ -760,11 +753,9 @@ def _descendants(root):
     """Every process below pid `root` (by parent links, whatever paths its programs run from)."""
     children = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(pid)
+        stat = _stat(pid)
+        if stat:
+            children.setdefault(stat[1], []).append(pid)
     found, todo = [], [str(root)]
     while todo:
         kids = children.get(todo.pop(), [])
@@ -778,6 +769,14 @@ def _cmdline(pid):
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def _stat(pid):
+    """/proc/PID/stat's fields after the command name (state, ppid, ...), or [] if pid is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 # ---- the hostile corpus --------------------------------------------------------
