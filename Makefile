@@ -132,12 +132,17 @@ TEST_WORKERS ?= $(shell [ "$$(id -u)" = 0 ] && echo $$(nproc 2>/dev/null || echo
 # CPU-s (3 pairs), but this machine's own speed moves by as much between runs.  The first run
 # after `make clean` writes it (8.9 MiB).
 TEST_PYCACHE = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(abspath $(BUILD))/pycache
-test: all
+# The build first, on every CPU unless make was given -j (from a fresh clone, on 2 CPUs:
+# 5.1 -> 2.5 s).  The tests' own folders go in /dev/shm where it can be had (conftest.py);
+# PYTEST_ARGS=--basetemp=DIR keeps them after the run, in DIR.
+TEST_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
+test:
+	@$(MAKE) --no-print-directory $(TEST_JOBS) all
 	@$(NEED_BWRAP)
 	@workers=$(TEST_WORKERS); xdist=; \
 	if [ "$$workers" != 0 ] && sh harness/need.sh pytest-xdist; then xdist="-n $$workers --dist loadgroup"; \
 	else [ "$$workers" = 0 ] || echo "(the tests run one at a time: slower)" >&2; sh harness/need.sh pytest || exit 1; fi; \
-	set -x; $(TEST_PYCACHE) $(PYTHON) -m pytest -p no:cacheprovider --basetemp=$(BUILD)/pytest $$xdist harness $(PYTEST_ARGS)
+	set -x; $(TEST_PYCACHE) $(PYTHON) -m pytest -p no:cacheprovider $$xdist harness $(PYTEST_ARGS)
 
 # Self-study (harness/selfstudy.py): lab N's exercise in try/NN-slug/ (yours: git ignores it and
 # `make clean` keeps it), graded by the grader's own build, runs and feedback.

@@ -118,7 +118,16 @@ def run_variant(v, timeout=None, prefix=()):
     prog = v.lab.program_path(labs.build_dir(v.lab.root))
     if not prog.exists():
         raise FileNotFoundError(f"{prog} is not built: run 'make all'")
-    return runner.run(list(prefix) + [str(prog)] + v.args, timeout or lab_timeout(), level="plain")
+    # The tests keep their own folders in memory (conftest.py) and name a
+    # folder on the disk for the labs: where `make lab-N` would run them.
+    where = os.environ.get("MMAPLAB_LAB_TMPDIR")
+    workdir = tempfile.mkdtemp(prefix="mmaplab-run.", dir=where) if where else None
+    try:
+        return runner.run(list(prefix) + [str(prog)] + v.args, timeout or lab_timeout(), level="plain",
+                          workdir=workdir)
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def compare(v, result):

@@ -75,6 +75,33 @@ def test_right_transcript_passes_through_the_plain_runner():
     assert mmaplabs.compare(v, r) is None
 
 
+def _fs_type(path):
+    """The type of the filesystem path is on, from /proc/self/mounts (the last mount wins)."""
+    path, best, kind = os.path.realpath(path), "", None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            mnt, typ = line.split()[1:3]
+            mnt = mnt.replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, typ
+    return kind
+
+
+def test_the_labs_run_where_make_lab_runs_them():
+    """The tests' own folders may be in memory (conftest.py); lab 12 still
+    finds its work directory in memory only where the TMPDIR the tests were
+    started with is (`make lab-12` runs it there): a lab run in the tests'
+    /dev/shm folder would show labs 11 and 12 without a disk."""
+    base = os.environ.get("MMAPLAB_TEST_TMPBASE")
+    if not base:
+        pytest.skip("not started by this suite's conftest.py")
+    (v,) = [v for v in mmaplabs.variants(labs.get(12)) if not v.args]
+    r = mmaplabs.run_variant(v)
+    assert mmaplabs.compare(v, r) is None
+    said = re.search(r"\{fs=([^}]*)\}", r.stdout).group(1)
+    assert (said == "tmpfs") == (_fs_type(base) == "tmpfs"), f"{base} is on {_fs_type(base)}:\n{r.stdout}"
+
+
 def test_missing_step_is_reported():
     v = a_lab_variant()
     parts = mmaplabs.steps(v.body)
