@@ -1196,6 +1196,40 @@ def test_the_class_batch_used_the_compile_cache(batch):
     assert any((t / "build" / "grade" / "compiled" / k / "victim").is_file() for k in keys), keys
 
 
+def test_the_grader_part_took_the_trees_own_labs_common_objects(batch):
+    """The tree's `make` built labs/common: the graders' part has those very
+    objects (their times), not a second compile of its own."""
+    t = batch["tree"]
+    parts = sorted((t / "build" / "grade" / "parts").glob("*/tree"))
+    assert parts
+    for part in parts:
+        for obj in labs.common_objects("build", t):
+            assert (part / obj).stat().st_mtime_ns == (t / obj).stat().st_mtime_ns, f"{part / obj} was compiled again"
+
+
+def test_the_grader_part_compiles_what_its_seed_does_not_cover(tree, tmp_path, monkeypatch):
+    """A labs/common source newer than the tree's object: that object is
+    compiled again in prepare()'s tree, the others are kept.  (Another
+    compiler or flags: the stamp differs and the Makefile compiles all.)"""
+    import grade
+    t, _ = tree
+    root = tmp_path / "root"
+    for f in ("Makefile", "labs/labs.mk"):
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(t / f, root / f)
+    shutil.copytree(t / "labs" / "common", root / "labs" / "common")
+    shutil.copytree(t / "build" / "common", root / "build" / "common")
+    shutil.copy2(t / "build" / ".flags", root / "build" / ".flags")
+    objs = labs.common_objects("build", root)
+    newer = root / "labs" / "common" / (objs[0].stem + ".c")
+    later = (root / objs[0]).stat().st_mtime_ns + 10**9
+    os.utime(newer, ns=(later, later))
+    monkeypatch.setattr(grade, "ROOT", root)
+    grade.prepare([], "plain", tmp_path / "seeded")
+    kept = [(tmp_path / "seeded" / o).stat().st_mtime_ns == (root / o).stat().st_mtime_ns for o in objs]
+    assert kept == [False] + [True] * (len(objs) - 1)
+
+
 # ---- time limits across regrades -------------------------------------------------
 
 class _FakeRun:
