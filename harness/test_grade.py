@@ -188,6 +188,7 @@ def _ends_soon(pid, within=1.0):
         time.sleep(0.01)
 
 
+@pytest.mark.long        # mostly waiting (1.3 s): started beside the gradings, not last
 def test_host_state_counts_lasting_orphans_not_a_sandbox_ending(tmp_path):
     """An orphan (adopted by init) whose command line names the tree is an
     escape; a bwrap among them only if it lasts (see host_state)."""
