@@ -108,14 +108,31 @@ def alone():
 _session_tmps = []
 
 
-def _memory_tmp():
-    """/dev/shm when it is a tmpfs this user may make folders in, else None."""
+def fs_type(path):
+    """The type of the filesystem path is on, from /proc/self/mounts (the
+    longest mount point that holds it, the last one mounted there), or None."""
+    path, best, kind = os.path.realpath(path), "", None
     try:
         with open("/proc/self/mounts") as f:
-            types = {fields[1]: fields[2] for fields in (line.split() for line in f) if len(fields) > 2}
+            for line in f:
+                mnt, typ = line.split()[1:3]
+                mnt = mnt.replace("\\040", " ")
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                    best, kind = mnt, typ
     except OSError:
         return None
-    ok = types.get("/dev/shm") == "tmpfs" and os.access("/dev/shm", os.W_OK | os.X_OK)
+    return kind
+
+
+@pytest.fixture
+def fs_type_of():
+    """fs_type, for the tests."""
+    return fs_type
+
+
+def _memory_tmp():
+    """/dev/shm when it is a tmpfs this user may make folders in, else None."""
+    ok = fs_type("/dev/shm") == "tmpfs" and os.access("/dev/shm", os.W_OK | os.X_OK)
     return "/dev/shm" if ok else None
 
 

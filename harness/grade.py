@@ -118,10 +118,6 @@ class Settings:
             return f"{self.floor:g} s"
         return f"{FLOOR:g} s on a quiet machine, here {self.floor_seconds:.1f} s (its measured slowness)"
 
-    @property
-    def timeout_rule(self):
-        return self.timeout_rule_for(None)
-
     def own_floor(self, lab):
         """Lab's own floor in seconds (--lab-timeout-floor), or None (lab None: any lab's)."""
         return dict(self.lab_floors).get(lab.number) if lab else None

@@ -120,14 +120,8 @@ def run_variant(v, timeout=None, prefix=()):
         raise FileNotFoundError(f"{prog} is not built: run 'make all'")
     # The tests keep their own folders in memory (conftest.py) and name a
     # folder on the disk for the labs: where `make lab-N` would run them.
-    where = os.environ.get("MMAPLAB_LAB_TMPDIR")
-    workdir = tempfile.mkdtemp(prefix="mmaplab-run.", dir=where) if where else None
-    try:
-        return runner.run(list(prefix) + [str(prog)] + v.args, timeout or lab_timeout(), level="plain",
-                          workdir=workdir)
-    finally:
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return runner.run(list(prefix) + [str(prog)] + v.args, timeout or lab_timeout(), level="plain",
+                      workdir_in=os.environ.get("MMAPLAB_LAB_TMPDIR"))
 
 
 def compare(v, result):

@@ -552,10 +552,10 @@ def _keep(paths):
     return sorted(out)
 
 
-def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_workdir=True,
+def run(argv, timeout, *, level, workdir=None, workdir_in=None, limits=None, ro_binds=(), check_workdir=True,
         uid=None, wrap=None, side=None, side_cap=None, cpus=None):
     """Run argv at `level` ("plain" or one of LEVELS) in workdir (default: a
-    fresh directory, removed afterwards) and return a Run.
+    fresh directory in workdir_in, or TMPDIR, removed afterwards) and return a Run.
 
     The supervisor enforces `timeout`; the caller kills it and everything in
     its process group seconds(10) later if it does not come back itself.
@@ -581,7 +581,7 @@ def run(argv, timeout, *, level, workdir=None, limits=None, ro_binds=(), check_w
         own_lease = lease()
         uid = own_lease.uid
     own = workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="mmaplab-run.") if own else workdir)
+    workdir = Path(tempfile.mkdtemp(prefix="mmaplab-run.", dir=workdir_in) if own else workdir)
     if drop:
         os.chown(workdir, uid, uid)
     token = _Token()

@@ -75,19 +75,7 @@ def test_right_transcript_passes_through_the_plain_runner():
     assert mmaplabs.compare(v, r) is None
 
 
-def _fs_type(path):
-    """The type of the filesystem path is on, from /proc/self/mounts (the last mount wins)."""
-    path, best, kind = os.path.realpath(path), "", None
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            mnt, typ = line.split()[1:3]
-            mnt = mnt.replace("\\040", " ")
-            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                best, kind = mnt, typ
-    return kind
-
-
-def test_the_labs_run_where_make_lab_runs_them():
+def test_the_labs_run_where_make_lab_runs_them(fs_type_of):
     """The tests' own folders may be in memory (conftest.py); lab 12 still
     finds its work directory in memory only where the TMPDIR the tests were
     started with is (`make lab-12` runs it there): a lab run in the tests'
@@ -99,7 +87,7 @@ def test_the_labs_run_where_make_lab_runs_them():
     r = mmaplabs.run_variant(v)
     assert mmaplabs.compare(v, r) is None
     said = re.search(r"\{fs=([^}]*)\}", r.stdout).group(1)
-    assert (said == "tmpfs") == (_fs_type(base) == "tmpfs"), f"{base} is on {_fs_type(base)}:\n{r.stdout}"
+    assert (said == "tmpfs") == (fs_type_of(base) == "tmpfs"), f"{base} is on {fs_type_of(base)}:\n{r.stdout}"
 
 
 def test_missing_step_is_reported():
