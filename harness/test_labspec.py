@@ -3,6 +3,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,35 @@ def test_a_real_run_of_lab_09_has_its_signature(tmp_path):
     p = subprocess.run(signature.traced_argv(["/bin/true"], spec.signature.calls, out), timeout=runner.seconds(60))
     ok, missing = signature.check(out.read_text(), spec, program="/bin/true")
     assert not ok and "no ftruncate call" in missing and "no mmap call with MAP_SHARED and without MAP_ANONYMOUS" in missing
+
+
+# A forked child that makes 2000 system calls, none of them traced, then says
+# how often it was switched out of its own accord.
+FORKED_CHILD = r"""
+import os
+pid = os.fork()
+if pid == 0:
+    for _ in range(2000):
+        os.getppid()
+    with open("/proc/self/status") as f:
+        print(next(l.split()[1] for l in f if l.startswith("voluntary_ctxt_switches")))
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@needs_strace
+def test_a_traced_programs_child_is_not_stopped_at_each_call(tmp_path):
+    """strace --seccomp-bpf stops a process it has just seen created at every
+    system call until its first traced one (signature.EARLY_CALLS): the child
+    of fork() makes one (set_robust_list) at once, so its 2000 untraced calls
+    run without stopping.  Without it: more than 4000 switches (a stop at the
+    entry and the exit of each call)."""
+    out = tmp_path / "trace.txt"
+    p = subprocess.run(signature.traced_argv([sys.executable, "-c", FORKED_CHILD], [], out),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
+    assert p.returncode == 0, p.stderr
+    assert int(p.stdout) < 200, p.stdout
 
 
 def test_trustworthy_levels():
