@@ -195,16 +195,22 @@ def test_host_state_counts_lasting_orphans_not_a_sandbox_ending(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     def orphan(argv0, seconds):      # a process named argv0 whose parent has ended
-        code = f"import time; time.sleep({seconds})"
+        # It says it has started (a file) before it sleeps, so the wait does
+        # not have to catch the short one alive in /proc.  The file's name
+        # stays out of its command line's way: a path holding "/victim"
+        # would make it graded code for another test's host_state.
+        started = tmp_path / f"orphan-{len(list(tmp_path.glob('orphan-*')))}"
+        code = f"import time; open({str(started)!r}, 'w').close(); time.sleep({seconds})"
         subprocess.run(["/bin/sh", "-c", '("$@" &)', "sh", PY, "-c", "import os, sys; os.execv(sys.argv[1], sys.argv[2:])",
                         PY, argv0, "-c", code, str(tree)], check=True)
         deadline = time.monotonic() + runner.seconds(10)
-        while not any(_cmdline(p) == b"\0".join([argv0.encode(), b"-c", code.encode(), str(tree).encode(), b""])
-                      for p in filter(str.isdigit, os.listdir("/proc"))):
+        while not started.exists():
             assert time.monotonic() < deadline, f"{argv0} never started"
             time.sleep(0.01)
     try:
-        orphan("bwrap", 0.3)            # a sandbox ending: not an escape
+        # A sandbox ending: not an escape.  Still running when host_state looks
+        # unless the next two took 0.5 s to start; gone within its 1 s.
+        orphan("bwrap", round(runner.seconds(0.5), 2))
         orphan("victim-like", 30)       # anything else: an escape
         orphan("bwrap", 30)             # a sandbox left running: an escape
         found = sorted(cmd.split(b"\0")[0] for _, cmd in host_state(tree)["procs"])
