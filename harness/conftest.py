@@ -157,6 +157,10 @@ def pytest_unconfigure(config):
     import shutil
     for d in _session_tmps:
         shutil.rmtree(d, ignore_errors=True)
+        # Python's byte code for the session's trees, where make test keeps
+        # it (PYTHONPYCACHEPREFIX=build/pycache): 1.4 MB more after every run.
+        if sys.pycache_prefix:
+            shutil.rmtree(os.path.join(sys.pycache_prefix, os.path.abspath(d).lstrip("/")), ignore_errors=True)
 
 
 def _terminated(signum, frame):
