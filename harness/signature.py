@@ -47,16 +47,15 @@ WORD_ALIASES = {
 PROCESS_CALLS = ("clone", "clone3", "fork", "vfork", "execve", "execveat")
 # Traced only so that each new process makes a traced call early.  strace
 # --seccomp-bpf cannot tell whether a process it has just seen created carries
-# its filter, so it stops that process at every system call (entry and exit,
-# about 0.1 ms each on a 2-CPU VM) until the process's first traced call.
+# its filter, so it stops that process at every system call (at its entry and
+# exit: 0.115 ms a call on a 2-CPU VM) until the process's first traced call.
 # set_robust_list is glibc's first call in the child of fork() and in a new
 # thread, and at the start of every program; umask comes early in bwrap's
 # sandbox init (its first 17 calls: netlink set-up of the loopback).  Lab 09
 # graded at the bwrap level, measured over 40 traced runs each: 35 ms of CPU
 # and 89 ms wall per run before, 22-25 ms and 49-54 ms with them (7 ms and
 # 21 ms untraced).  A program's forked child that never made a traced call
-# used to run its whole life that way, slower than the reference it is timed
-# against.
+# ran its whole life that way (test_a_traced_programs_child_is_not_stopped_at_each_call).
 EARLY_CALLS = ("set_robust_list", "umask")
 # Names that may not exist on every architecture: strace's '?' lets them be unknown.
 MAYBE = {"mmap2", "clone3", "fork", "vfork", "execveat"}
