@@ -118,9 +118,10 @@ labs: all
 # As many as the CPUs: with the supervisor in C the tests are bound by CPU, not by waiting (on 2 CPUs,
 # 2 workers: 12.8-14.7 s and 22-26 CPU-s in 5 runs; 3: 14.4-18.0 s and 26-30 CPU-s in 8; 4: 15.7 s;
 # serially 20.4 s).  More workers load the machine more, so the tests' time limits, scaled by the
-# load they measure, grow, and the endless hostile programs spin longer.  Since the tests' folders
-# moved to /dev/shm (conftest.py), 3 workers measured 9.5 s against 9.9-10.0 s for 2 at the same
-# CPU time (2 alternated pairs, built tree): not the default until checked under qemu (kernel/).
+# load they measure, grow, and the endless hostile programs spin longer.  With the tests' folders
+# in /dev/shm (conftest.py), 3 workers against 2 on a built tree, 4 alternated pairs 20 s apart:
+# 9.1-11.1 s and 16.5-19.8 CPU-s against 9.2-10.8 s and 15.2-18.1 CPU-s (2 earlier pairs: 9.5 s
+# against 9.9-10.0 s); no steady gain, so 2 stay.
 # As an ordinary user, serially by default: every run then has the same uid, and a run's leftover
 # sweep cannot tell an untokened object of a test running beside it from its own (two of three
 # parallel runs as uid 65534 failed that way; serially 29.9 s against 26-35 s in parallel).
