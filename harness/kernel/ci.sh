@@ -27,7 +27,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUDGET=${TK_CI_BUDGET:-2100}
 PYTEST_ARGS=${TK_CI_PYTEST_ARGS:-'-k "transcript or test_harness.py"'}
 STRICT=${TK_CI_STRICT:-0}
-LOGDIR=${TK_CACHE:-$ROOT/build/kernel}/ci
+CACHE=${TK_CACHE:-$ROOT/build/kernel}   # test-kernel.sh's: its logs go in CACHE/KVER/last
+LOGDIR=$CACHE/ci
 mkdir -p "$LOGDIR" || { echo "kernel-ci: cannot create $LOGDIR" >&2; exit 1; }
 start=$(date +%s)
 . "$HERE/limits.sh"
@@ -67,15 +68,11 @@ else
 	KERNELS="${K61:-6.1:missing} ${K612:-6.12:missing}"
 fi
 
-# crashed_guest LOG: the kernel's log folder (KDIR) when test-kernel.sh's run in LOG
-# did not finish and the guest's console shows its kernel crashing; else nothing.
+# unfinished: test-kernel.sh's run of kernel $k (its output in $log) did not finish.
+unfinished() { grep -q "^test-kernel $k: .*ERROR" "$log"; }
+# crashed: it did not finish and the guest's console shows its kernel crashing.
 CRASH_RE='Kernel panic|Oops:|BUG: '
-crashed_guest() {
-	grep -q "^test-kernel [^ ]*: .*ERROR" "$1" || return 0
-	d=$(sed -n 's/.*logs: \(.*\)\/last\/{results,console,qemu}\.log$/\1/p' "$1" | tail -n 1)
-	[ -n "$d" ] && grep -aqE "$CRASH_RE" "$d/last/console.log" 2>/dev/null && echo "$d"
-	return 0
-}
+crashed() { unfinished && grep -aqE "$CRASH_RE" "$CACHE/$k/last/console.log" 2>/dev/null; }
 
 n_left=$(echo "$KERNELS" | wc -w)
 passed=0 failed=0 skipped=0
@@ -105,8 +102,8 @@ for k in $KERNELS; do
 	# the net namespace clean-up, once in three runs): boot it once more if the budget
 	# allows, and say so in both legs' lines.  A crash that comes back is a FAIL.
 	again=""
-	kdir=$(crashed_guest "$log")
-	if [ -n "$kdir" ]; then
+	if crashed; then
+		kdir=$CACHE/$k
 		first=$(grep -aE -m 1 "$CRASH_RE" "$kdir/last/console.log" | sed 's/^\[[ 0-9.]*\] //')
 		left=$((BUDGET - ($(date +%s) - start)))
 		share=$((left / (n_left + 1)))
@@ -133,7 +130,7 @@ for k in $KERNELS; do
 		line="$line$again"
 		# a verdict without a summary is still a failure if the run as a whole failed to finish
 		case "$line" in
-		*": PASS "*) if grep -q "^test-kernel $k: .*ERROR" "$log"; then line="kernel-ci $k $u: FAIL (${line#*: }; but the guest run did not finish)"; failed=$((failed + 1)); else passed=$((passed + 1)); fi ;;
+		*": PASS "*) if unfinished; then line="kernel-ci $k $u: FAIL (${line#*: }; but the guest run did not finish)"; failed=$((failed + 1)); else passed=$((passed + 1)); fi ;;
 		*": SKIP "*) skipped=$((skipped + 1)) ;;
 		*": ERROR "*) line="kernel-ci $k $u: FAIL ${line#*: ERROR }$(sed -n "s/^test-kernel [^ ]*: .*; ERROR: / - /p" "$log" | tail -n 1)"; failed=$((failed + 1)) ;;
 		*) failed=$((failed + 1)) ;;
