@@ -126,7 +126,7 @@ labs: all
 # sweep cannot tell an untokened object of a test running beside it from its own (two of three
 # parallel runs as uid 65534 failed that way; serially 29.9 s against 26-35 s in parallel).
 TEST_WORKERS ?= $(shell [ "$$(id -u)" = 0 ] && echo $$(nproc 2>/dev/null || echo 1) || echo 0)
-# pytest-xdist there means pytest is too (it imports it): one check, not three.
+# need.sh pytest-xdist looks for pytest and xdist both: one check, not two.
 # The tests' Python bytecode is kept in $(BUILD)/pycache, never beside the sources, and written
 # even where PYTHONDONTWRITEBYTECODE is set (as it is on some CI machines): without it pytest
 # rewrites the test modules' asserts again in each worker (collecting: 0.80 -> 0.46 CPU-s a

@@ -2,9 +2,11 @@
 # need.sh pytest|pytest-xdist|valgrind|bubblewrap|stress-ng|strace: make sure a tool from Debian's packages is here.
 # As root it installs the package; otherwise it stops with the exact command.
 python=${PYTHON:-/usr/bin/python3}
+spec='import importlib.util as u, sys; sys.exit(not all(map(u.find_spec, sys.argv[1:])))'
 case "$1" in
-  pytest)   have() { "$python" -c 'import pytest' 2>/dev/null; }; pkg=python3-pytest ;;
-  pytest-xdist) have() { "$python" -c 'import xdist' 2>/dev/null; }; pkg=python3-pytest-xdist ;;
+  # Found, not imported: importing pytest costs 0.1 s before every make test (find_spec: 0.02 s).
+  pytest)   have() { "$python" -c "$spec" pytest 2>/dev/null; }; pkg=python3-pytest ;;
+  pytest-xdist) have() { "$python" -c "$spec" pytest xdist 2>/dev/null; }; pkg=python3-pytest-xdist ;;
   valgrind) have() { command -v valgrind >/dev/null 2>&1; }; pkg=valgrind ;;
   bubblewrap) have() { command -v bwrap >/dev/null 2>&1; }; pkg=bubblewrap ;;
   stress-ng) have() { command -v stress-ng >/dev/null 2>&1; }; pkg=stress-ng ;;
