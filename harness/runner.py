@@ -285,7 +285,7 @@ class Limits:
 
 # A compiler reading `#include "/dev/zero"` stops at RLIMIT_AS (and at the run's memory).
 BUILD_LIMITS = Limits(address_space=1 << 30, processes=128)
-SUPERVISION = 16                       # processes of the sandbox itself (strace, bwrap, the supervisor)
+SUPERVISION = 16                       # processes of the sandbox itself (unshare, strace, bwrap, the supervisor)
 
 
 @dataclass

@@ -1,4 +1,5 @@
 """Tests of lab.toml (labspec), signatures (signature) and `make mutants` (mutants)."""
+import os
 import random
 import re
 import shutil
@@ -254,13 +255,15 @@ def test_an_unreadable_exec_path_is_the_program():
 
 def test_traced_argv():
     argv = signature.traced_argv(["bwrap", "--", "/b/lab", "--x=1"], sig("mmap MAP_SHARED", "fork", "shmctl"),
-                                 "/grader/t.txt", strace="/usr/bin/strace")
+                                 "/grader/t.txt", strace="/usr/bin/strace", pidns=[])
     i = argv.index("--")
     assert argv[i + 1:] == ["bwrap", "--", "/b/lab", "--x=1"]
     assert argv[:2] == ["/usr/bin/strace", "-f"] and "--pidns-translation" in argv
     assert argv[argv.index("-o") + 1] == "/grader/t.txt"
     traced = set(next(a for a in argv if a.startswith("trace="))[len("trace="):].split(","))
     assert {"mmap", "?mmap2", "shmctl", "clone", "?clone3", "?vfork", "execve"} <= traced
+    prefix = ["/usr/bin/unshare", *signature.OWN_PIDNS]
+    assert signature.traced_argv(["/b/lab"], [], "/t", strace="/s", pidns=prefix)[:len(prefix) + 2] == [*prefix, "/s", "-f"]
 
 
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
@@ -313,6 +316,45 @@ def test_a_traced_programs_child_is_not_stopped_at_each_call(tmp_path):
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
     assert p.returncode == 0, p.stderr
     assert int(p.stdout) < 200, p.stdout
+
+
+# A program whose forked child makes a traced call (umask, one of EARLY_CALLS).
+CHILD_CALLS = r"""
+import os
+print(os.getpid(), os.readlink("/proc/self/ns/pid"), flush=True)
+pid = os.fork()
+if pid == 0:
+    os.umask(0o27)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@needs_strace
+def test_as_root_strace_has_a_pid_namespace_of_its_own(tmp_path):
+    """As root strace starts in a PID namespace of its own (signature.own_pidns:
+    its pid translation then reads a handful of /proc entries, not the host's):
+    the program's PID namespace is not ours, and the trace names it by the
+    pid it has there (strace shares it).  The forked child is still found as
+    the program's (clone's return value translated).  As an ordinary user
+    there is no such prefix: our namespace, our pids."""
+    out = tmp_path / "trace.txt"
+    p = subprocess.run(signature.traced_argv([sys.executable, "-c", CHILD_CALLS], [], out),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
+    assert p.returncode == 0, p.stderr
+    pid, ns = p.stdout.split()
+    events = signature.parse(out.read_text())
+    first = events[0].pid
+    assert first == int(pid), (p.stdout, out.read_text()[:500])
+    unshare = shutil.which("unshare")
+    if os.geteuid() == 0 and unshare and subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "/bin/true"]).returncode == 0:
+        assert signature.own_pidns() == [unshare, *signature.OWN_PIDNS]
+        assert ns != os.readlink("/proc/self/ns/pid")
+    else:                      # an ordinary user, or a container that refuses it to root
+        assert signature.own_pidns() == [] and ns == os.readlink("/proc/self/ns/pid")
+    mine = signature.program_events(events, sys.executable)
+    assert [e.pid for e in mine if e.name == "umask"] and all(e.pid != first for e in mine if e.name == "umask"), \
+        out.read_text()[:2000]
 
 
 def test_trustworthy_levels():
