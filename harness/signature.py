@@ -129,12 +129,13 @@ def own_pidns():
     if _own_pidns is None:
         import os
         import subprocess
+        import runner
         unshare = shutil.which("unshare")
         _own_pidns = []
         if os.geteuid() == 0 and unshare:
             try:
-                ok = subprocess.run([unshare, *OWN_PIDNS, "/bin/true"], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30).returncode == 0
+                ok = subprocess.run([unshare, *OWN_PIDNS, "/bin/true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, timeout=runner.seconds(30)).returncode == 0
             except (OSError, subprocess.TimeoutExpired):
                 ok = False
             if ok:
