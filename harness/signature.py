@@ -106,8 +106,8 @@ class _Entry:
 
 # --pidns-translation finds which of its processes a pid of the sandbox's
 # namespace is by reading /proc/PID/status of every process it can see, for
-# each new pid (strace's src/pidns.c): 4-5 ms a clone() on a quiet 2-CPU VM
-# running 90 processes, and more where more run (a grading server).  As root,
+# each new pid (strace's src/pidns.c): 6-11 ms of CPU for a lab 09 run (two
+# new pids) on a quiet 2-CPU VM running 90 processes, more where more run.  As root,
 # strace starts in a PID namespace of its own with its own /proc (unshare), so
 # it sees only itself and the sandbox.  Lab 09 run at the bwrap level, 40
 # traced runs twice, a run's CPU time (all it started: a control group) and
@@ -131,7 +131,7 @@ def own_pidns():
         import subprocess
         import runner
         unshare = shutil.which("unshare")
-        _own_pidns = []
+        found = []           # set once, whole: grade-all's threads may ask at the same time
         if os.geteuid() == 0 and unshare:
             try:
                 ok = subprocess.run([unshare, *OWN_PIDNS, "/bin/true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -139,7 +139,8 @@ def own_pidns():
             except (OSError, subprocess.TimeoutExpired):
                 ok = False
             if ok:
-                _own_pidns = [unshare, *OWN_PIDNS]
+                found = [unshare, *OWN_PIDNS]
+        _own_pidns = found
     return list(_own_pidns)
 
 
