@@ -289,6 +289,15 @@ def test_a_real_run_of_lab_09_has_its_signature(tmp_path):
     assert not ok and "no ftruncate call" in missing and "no mmap call with MAP_SHARED and without MAP_ANONYMOUS" in missing
 
 
+def _traced_python(code, out):
+    """Python running code under the grader's strace (no call of a signature),
+    the trace in out; it must succeed."""
+    p = subprocess.run(signature.traced_argv([sys.executable, "-c", code], [], out),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
+    assert p.returncode == 0, p.stderr
+    return p
+
+
 # A forked child that makes 2000 system calls, none of them traced, then says
 # how often it was switched out of its own accord.
 FORKED_CHILD = r"""
@@ -311,10 +320,7 @@ def test_a_traced_programs_child_is_not_stopped_at_each_call(tmp_path):
     of fork() makes one (set_robust_list) at once, so its 2000 untraced calls
     run without stopping.  Without it: more than 4000 switches (a stop at the
     entry and the exit of each call)."""
-    out = tmp_path / "trace.txt"
-    p = subprocess.run(signature.traced_argv([sys.executable, "-c", FORKED_CHILD], [], out),
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
-    assert p.returncode == 0, p.stderr
+    p = _traced_python(FORKED_CHILD, tmp_path / "trace.txt")
     assert int(p.stdout) < 200, p.stdout
 
 
@@ -339,9 +345,7 @@ def test_as_root_strace_has_a_pid_namespace_of_its_own(tmp_path):
     the program's (clone's return value translated).  As an ordinary user
     there is no such prefix: our namespace, our pids."""
     out = tmp_path / "trace.txt"
-    p = subprocess.run(signature.traced_argv([sys.executable, "-c", CHILD_CALLS], [], out),
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=runner.seconds(60))
-    assert p.returncode == 0, p.stderr
+    p = _traced_python(CHILD_CALLS, out)
     pid, ns = p.stdout.split()
     events = signature.parse(out.read_text())
     first = events[0].pid
